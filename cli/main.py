@@ -21,7 +21,9 @@ class StewardGroup(click.Group):
         try:
             return super().invoke(ctx)
         except UserError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            run_id = getattr(exc, "run_id", None)
+            suffix = f" (run record: steward show {run_id})" if run_id else ""
+            click.echo(f"Error: {exc}{suffix}", err=True)
             sys.exit(2)
         except RunError as exc:
             from core.errors import BudgetExceededError

@@ -1,0 +1,40 @@
+"""The interface between a run and Memory-based Self-evolution.
+
+The orchestrator asks it for task guidelines before planning and for app expertise before each
+subtask, and hands it the run record after a verified success. ``NoExperience`` turns it off.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from agents.records import RunRecord
+
+
+class Experience(Protocol):
+    """Retrieval for prompts and learning from verified successes."""
+
+    def guidelines_for(self, instruction: str) -> tuple[str, list[dict[str, Any]]]:
+        """Prompt text of similar past plans, and what was retrieved (for the run record)."""
+        ...
+
+    def expertise_for(self, task_token: str, subtask: str) -> tuple[str, list[dict[str, Any]]]:
+        """Prompt text of app expertise for a subtask, and what was retrieved."""
+        ...
+
+    async def learn(self, record: RunRecord) -> None:
+        """Summarise a verified successful run into memory."""
+        ...
+
+
+class NoExperience:
+    """Retrieves nothing and learns nothing (``--no-memory``)."""
+
+    def guidelines_for(self, instruction: str) -> tuple[str, list[dict[str, Any]]]:
+        return "", []
+
+    def expertise_for(self, task_token: str, subtask: str) -> tuple[str, list[dict[str, Any]]]:
+        return "", []
+
+    async def learn(self, record: RunRecord) -> None:
+        return None

@@ -1,0 +1,59 @@
+"""Deterministic plan repair, the last resort after the model's own repair rounds.
+
+Weak models write plans that depend on themselves, reuse ids or name subtasks that do not exist.
+This keeps every subtask whose token is known and removes or renames only what breaks validity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from agents.plan import SchedulingGraph, Subtask, topological_order
+
+
+def repair_graph(
+    graph: SchedulingGraph,
+    tokens: Collection[str],
+    instruction: str,
+    *,
+    done: Collection[str] = (),
+) -> tuple[SchedulingGraph, list[str]]:
+    """A valid version of ``graph`` and the list of fixes made."""
+    fixes: list[str] = []
+    nodes: list[Subtask] = []
+    used: set[str] = set(done)
+    for index, node in enumerate(graph.nodes, 1):
+        if node.task_token not in tokens:
+            fixes.append(f"dropped {node.id!r} (unknown token {node.task_token})")
+            continue
+        new_id = node.id.strip() or f"s{index}"
+        while new_id in used:
+            new_id = f"{new_id}_{index}"
+        if new_id != node.id:
+            fixes.append(f"renamed {node.id!r} to {new_id!r}")
+        used.add(new_id)
+        text = node.instruction.strip() or instruction
+        if not node.instruction.strip():
+            fixes.append(f"gave {new_id!r} the user's instruction")
+        nodes.append(
+            Subtask(id=new_id, task_token=node.task_token, instruction=text, needs=list(node.needs))
+        )
+    ids = {n.id for n in nodes}
+    for node in nodes:
+        kept = []
+        for need in dict.fromkeys(node.needs):
+            if need == node.id or (need not in ids and need not in done):
+                fixes.append(f"removed need {need!r} of {node.id!r}")
+            else:
+                kept.append(need)
+        node.needs = kept
+    # break cycles: drop edges to nodes that come later in the written order
+    while topological_order(nodes) is None:
+        position = {n.id: i for i, n in enumerate(nodes)}
+        for node in nodes:
+            late = [d for d in node.needs if d in position and position[d] >= position[node.id]]
+            if late:
+                node.needs = [d for d in node.needs if d not in late]
+                fixes.append(f"removed need(s) {', '.join(late)} of {node.id!r} (cycle)")
+                break
+    return SchedulingGraph(nodes=nodes), fixes

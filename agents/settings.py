@@ -1,0 +1,35 @@
+"""Limits and prompt sizes for the steward and its staff agents."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class AgentSettings(BaseModel):
+    """How hard agents try and how much they show the model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_steps: int = 8
+    """Actions a staff agent may take in one attempt."""
+    max_retries: int = 1
+    """Retries of a failed subtask (with the verdict's tips) before a re-plan."""
+    max_replans: int = 1
+    """Re-plans of the part of the graph that has not succeeded."""
+    max_nodes: int = 12
+    """Largest plan the steward may produce."""
+    plan_repairs: int = 2
+    """Times an invalid plan is sent back to the model with its errors."""
+    max_repeats: int = 2
+    """Identical consecutive actions allowed; one more stops the staff agent (loop)."""
+    observation_chars: int = 800
+    """Characters of an observation shown in a prompt (the record keeps it whole)."""
+    history_steps: int = 8
+    """Most recent steps a staff prompt shows."""
+    auto_repair: bool = True
+    """After the model's repair rounds, fix what is left in code (drop bad edges, rename
+    duplicate ids); off makes an invalid plan end the run."""
+    compose_answer: bool = True
+    """Ask the steward to write the final answer (else: the subtasks' key information)."""
+    evaluate: bool = True
+    """Adjusted Evaluation on; off accepts every finished attempt (an ablation)."""

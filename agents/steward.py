@@ -1,0 +1,223 @@
+"""StewardAgent: Dynamic Recruitment (plan), Adjusted Evaluation (verdicts), re-plan, answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
+
+from pydantic import ValidationError
+
+from agents import prompts
+from agents.budget import Budget
+from agents.plan import SchedulingGraph, plan_schema, validate_graph
+from agents.records import VERDICT_SCHEMA, Attempt, SubtaskRecord, Verdict
+from agents.repair import repair_graph
+from agents.settings import AgentSettings
+from core.errors import PlanInvalidError
+from core.usage import CallRecord
+from modelclient.base import ChatMessage, Completion, Model
+
+log = logging.getLogger("steward.agents")
+
+ModelFor = Callable[[str], Model]
+"""Role (``steward`` or a task token) -> the model that plays it."""
+
+STEWARD = "steward"
+
+
+class PlanResult:
+    """A validated plan with the calls it took and how it was repaired."""
+
+    def __init__(self, graph: SchedulingGraph, calls: list[CallRecord], notes: list[str]) -> None:
+        self.graph = graph
+        self.calls = calls
+        self.notes = notes
+
+
+class StewardAgent:
+    """The coordinator: plans, evaluates, re-plans and answers. Knows nothing of langgraph."""
+
+    def __init__(
+        self,
+        models: ModelFor,
+        agents: Mapping[str, str],
+        settings: AgentSettings | None = None,
+        *,
+        budget: Budget | None = None,
+    ) -> None:
+        """``agents`` maps each task token the plan may use to its description."""
+        self.models = models
+        self.agents = dict(agents)
+        self.settings = settings or AgentSettings()
+        self.budget = budget or Budget()
+
+    @property
+    def tokens(self) -> list[str]:
+        return sorted(self.agents)
+
+    async def _call(
+        self,
+        messages: list[ChatMessage],
+        purpose: str,
+        schema: dict | None = None,  # type: ignore[type-arg]
+    ) -> Completion:
+        self.budget.check()
+        completion = await self.models(STEWARD).complete(
+            messages, schema=schema, schema_name=purpose, role=STEWARD, purpose=purpose
+        )
+        self.budget.charge(completion.record.usage)
+        return completion
+
+    async def plan(self, instruction: str, *, guidelines: str = "") -> PlanResult:
+        messages = prompts.plan_messages(
+            instruction, self.agents, guidelines=guidelines, max_nodes=self.settings.max_nodes
+        )
+        return await self._plan_loop(messages, instruction, done=())
+
+    async def replan(
+        self,
+        instruction: str,
+        done: Sequence[SubtaskRecord],
+        failed: Sequence[SubtaskRecord],
+    ) -> PlanResult:
+        messages = prompts.replan_messages(
+            instruction,
+            self.agents,
+            done,
+            failed,
+            max_nodes=self.settings.max_nodes,
+            limit=self.settings.observation_chars,
+        )
+        return await self._plan_loop(
+            messages, instruction, done=[r.id for r in done], purpose="replan"
+        )
+
+    async def _plan_loop(
+        self,
+        messages: list[ChatMessage],
+        instruction: str,
+        *,
+        done: Collection[str],
+        purpose: str = "plan",
+    ) -> PlanResult:
+        schema = plan_schema(self.tokens, max_nodes=self.settings.max_nodes)
+        calls: list[CallRecord] = []
+        notes: list[str] = []
+        errors: list[str] = []
+        graph: SchedulingGraph | None = None
+        for round_ in range(self.settings.plan_repairs + 1):
+            completion = await self._call(messages, purpose, schema)
+            calls.append(completion.record)
+            try:
+                graph = SchedulingGraph.model_validate(completion.data)
+                errors = validate_graph(
+                    graph, self.tokens, done=done, max_nodes=self.settings.max_nodes
+                )
+            except ValidationError as exc:
+                graph = None
+                errors = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+            if not errors and graph is not None:
+                if round_:
+                    notes.append(f"plan repaired by the model after {round_} round(s)")
+                return PlanResult(graph, calls, notes)
+            notes.append("invalid plan: " + "; ".join(errors[:5]))
+            log.info("plan invalid (%s): %s", round_, errors)
+            messages = prompts.repair_messages(messages, completion.text, errors)
+        if graph is not None and self.settings.auto_repair:
+            fixed, fixes = repair_graph(graph, self.tokens, instruction, done=done)
+            if not validate_graph(fixed, self.tokens, done=done, max_nodes=self.settings.max_nodes):
+                notes.append("plan repaired in code: " + "; ".join(fixes))
+                return PlanResult(fixed, calls, notes)
+        raise PlanInvalidError(
+            f"the steward's plan was still invalid after {self.settings.plan_repairs} "
+            f"repair round(s): {'; '.join(errors[:3])}"
+        )
+
+    async def evaluate(self, record: SubtaskRecord, attempt: Attempt) -> Verdict:
+        """Adjusted Evaluation of one attempt; code signals can override a too-kind model."""
+        signals = attempt_signals(attempt)
+        hard_failure = {
+            "loop": "loop",
+            "step_cap": "step_cap",
+            "model_error": "other",
+            "budget": "other",
+        }.get(attempt.status)
+        if not self.settings.evaluate:
+            ok = hard_failure is None
+            return Verdict(
+                success=ok,
+                failure_kind="none" if ok else hard_failure,  # type: ignore[arg-type]
+                key_info=attempt.result if ok else "",
+            )
+        messages = prompts.evaluate_messages(
+            record, attempt, signals, self.settings.observation_chars
+        )
+        completion = await self._call(messages, "evaluate", VERDICT_SCHEMA)
+        raw = completion.data if isinstance(completion.data, dict) else {}
+        verdict = Verdict(
+            success=bool(raw.get("success")),
+            failure_kind=raw.get("failure_kind", "other")
+            if raw.get("failure_kind") in _KINDS
+            else "other",
+            tips=str(raw.get("tips", "")),
+            key_info=str(raw.get("key_info", "")),
+            call=completion.record,
+        )
+        if verdict.success:
+            verdict.failure_kind = "none"
+            if hard_failure is not None:
+                verdict.success = False
+                verdict.failure_kind = hard_failure  # type: ignore[assignment]
+                verdict.overridden = f"attempt ended with {attempt.status}"
+                verdict.tips = verdict.tips or _default_tip(attempt.status)
+            elif not verdict.key_info:
+                verdict.key_info = attempt.result
+        elif verdict.failure_kind == "none":
+            verdict.failure_kind = "other"
+        return verdict
+
+    async def answer(
+        self, instruction: str, graph: SchedulingGraph, records: Sequence[SubtaskRecord]
+    ) -> tuple[str, CallRecord | None]:
+        fallback = "; ".join(f"{r.id}: {r.key_info or r.result or r.status}" for r in records)
+        if not self.settings.compose_answer:
+            return fallback, None
+        messages = prompts.answer_messages(
+            instruction, graph, records, self.settings.observation_chars
+        )
+        completion = await self._call(messages, "answer")
+        text = completion.text.strip()
+        return (text or fallback), completion.record
+
+
+_KINDS = {"none", "wrong_result", "incomplete", "tool_error", "loop", "other"}
+
+
+def _default_tip(status: str) -> str:
+    if status == "loop":
+        return "You repeated the same action; read the last observation and change course."
+    if status == "step_cap":
+        return "You ran out of steps; go straight to the tools the subtask needs, then finish."
+    return "Your replies were not valid; reply with one JSON action per turn."
+
+
+def attempt_signals(attempt: Attempt) -> list[str]:
+    """Facts about an attempt that the evaluation must see."""
+    signals = []
+    errors = attempt.tool_errors
+    if errors:
+        signals.append(f"{errors} tool error(s)")
+        last_call = next((s for s in reversed(attempt.steps) if s.action.tool != "finish"), None)
+        if last_call is not None and last_call.error:
+            signals.append("the last tool call failed")
+    if any(s.repeated for s in attempt.steps):
+        signals.append("an action was repeated")
+    if attempt.status == "loop":
+        signals.append("stopped for repeating itself")
+    if attempt.status == "step_cap":
+        signals.append("ran out of steps before finishing")
+    if attempt.status == "model_error":
+        signals.append("the agent's replies never validated")
+    if not any(s.action.tool != "finish" for s in attempt.steps):
+        signals.append("no tool was called")
+    return signals

@@ -1,0 +1,117 @@
+"""Put a run together from CLI options: registry, scenario, world, models, orchestrator."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agents.budget import BudgetLimits
+from agents.experience import Experience, NoExperience
+from agents.registry import Registry, default_registry
+from agents.settings import AgentSettings
+from apps.scenario import Scenario, demo_scenario, load_scenario
+from apps.world import World
+from core.errors import BadInstructionError
+from memory.runs import RunStore
+from modelclient.config import ModelsConfig, RoleOverride, load_models_config
+from orchestrator.events import EventCallback
+from orchestrator.runner import Orchestrator
+
+MAX_INSTRUCTION_CHARS = 10_000
+
+
+def check_instruction(instruction: str) -> str:
+    """A clean instruction, or ``BadInstructionError`` saying what is wrong."""
+    if "\x00" in instruction or "\ufffd" in instruction:
+        raise BadInstructionError("the instruction contains binary data; give plain text")
+    text = instruction.strip()
+    if not text:
+        raise BadInstructionError(
+            'the instruction is empty; say what to do, e.g. steward run "..."'
+        )
+    if len(text) > MAX_INSTRUCTION_CHARS:
+        raise BadInstructionError(
+            f"the instruction is {len(text)} characters; the limit is {MAX_INSTRUCTION_CHARS}. "
+            "Split it into smaller instructions"
+        )
+    return text
+
+
+def build_world(registry: Registry, scenario: Scenario) -> World:
+    factories = {name: registry.get(name).app_factory for name in scenario.apps}
+    return World.build(scenario, factories)
+
+
+def pick_scenario(path: str | None, registry: Registry) -> Scenario:
+    if path is None:
+        return demo_scenario()
+    return load_scenario(Path(path), registry.names)
+
+
+def models_config(
+    registry: Registry, config: str | None, base_url: str | None, model: str | None
+) -> ModelsConfig:
+    cfg = load_models_config(Path(config) if config else None, base_url=base_url, model=model)
+    roles = dict(cfg.roles)
+    for spec in registry:
+        if spec.model and spec.token not in roles:
+            roles[spec.token] = RoleOverride(model=spec.model)
+    return cfg.model_copy(update={"roles": roles})
+
+
+def ensure_backend(cfg: ModelsConfig, *, autostart: bool, quiet: bool) -> None:
+    """Start the embedded server when the run points at it and it is not running."""
+    from modelclient.embedded import ServerSettings, embedded_base_url, ensure_running
+
+    settings = ServerSettings()
+    if cfg.default.base_url.rstrip("/") != embedded_base_url(settings).rstrip("/"):
+        return
+    if os.environ.get("STEWARD_NO_AUTOSTART"):
+        autostart = False
+
+    def progress(line: str) -> None:
+        if not quiet:
+            click.echo(f"[serve] {line}", err=True)
+
+    ensure_running(settings, progress, autostart=autostart)
+
+
+def make_orchestrator(
+    *,
+    registry: Registry | None = None,
+    scenario: Scenario,
+    cfg: ModelsConfig,
+    settings: AgentSettings,
+    limits: BudgetLimits,
+    experience: Experience | None,
+    on_event: EventCallback | None,
+    store: RunStore | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Orchestrator:
+    from modelclient.pool import ModelPool
+
+    registry = registry or default_registry()
+    pool = ModelPool(cfg)
+    run_settings = {
+        "scenario": scenario.model_dump(mode="json"),
+        "base_url": cfg.default.base_url,
+        "model": cfg.default.model,
+        "agent_settings": settings.model_dump(),
+        "limits": limits.model_dump(),
+        "memory": experience is not None and not isinstance(experience, NoExperience),
+        **(extra or {}),
+    }
+    return Orchestrator(
+        registry=registry,
+        models=pool.for_role,
+        world=build_world(registry, scenario),
+        settings=settings,
+        limits=limits,
+        store=store or RunStore(),
+        experience=experience,
+        on_event=on_event,
+        run_settings=run_settings,
+    )

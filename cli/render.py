@@ -1,0 +1,106 @@
+"""Text rendering of graphs, progress events and run records for the terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from agents.plan import SchedulingGraph
+from agents.records import RunRecord
+from orchestrator.events import Event
+
+
+class Progress:
+    """Prints one line per event to stderr, with the time since the run started."""
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.start = time.monotonic()
+
+    def __call__(self, event: Event) -> None:
+        if not self.enabled:
+            return
+        line = self.format(event)
+        if line:
+            click.echo(f"[{time.monotonic() - self.start:6.1f}s] {line}", err=True)
+            sys.stderr.flush()
+
+    def format(self, event: Event) -> str | None:
+        d = event.data
+        sid = event.subtask_id
+        if event.kind == "run_started":
+            return f"run {event.run_id}: planning"
+        if event.kind == "plan":
+            graph = SchedulingGraph.model_validate(d["graph"])
+            notes = "".join(f"\n    note: {n}" for n in d.get("notes", []))
+            return "scheduling graph:\n" + _indent(graph.to_tree()) + notes
+        if event.kind == "subtask_started":
+            return f"{sid} {d.get('task_token')}: started"
+        if event.kind == "step":
+            flag = " ERROR: " + str(d["error"])[:80] if d.get("error") else ""
+            return f"{sid}   -> {d.get('tool')}{flag}{' (repeated)' if d.get('repeated') else ''}"
+        if event.kind == "verdict":
+            if d.get("success"):
+                return f"{sid}   verdict: success; key info: {_short(d.get('key_info', ''))}"
+            return (
+                f"{sid}   verdict: {d.get('failure_kind')} (attempt {d.get('attempt')}, "
+                f"{d.get('status')}); tips: {_short(d.get('tips', ''))}"
+            )
+        if event.kind == "subtask_done":
+            return f"{sid} {d.get('status')} after {d.get('attempts')} attempt(s)"
+        if event.kind == "replan":
+            graph = SchedulingGraph.model_validate(d["graph"])
+            return f"re-plan {d.get('replans')}:\n" + _indent(graph.to_tree())
+        if event.kind == "answer":
+            return "composing the answer"
+        return None
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def _short(text: str, width: int = 100) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def run_summary(record: RunRecord, *, mermaid: bool = False) -> str:
+    """The human-readable end of ``steward run`` / ``steward show``."""
+    lines = [f"run {record.run_id}: {record.status}", f"instruction: {record.instruction}"]
+    if record.graph is not None:
+        lines.append("scheduling graph:")
+        lines.append(_indent(record.graph.to_tree()))
+        if mermaid:
+            lines.append("mermaid:")
+            lines.append(record.graph.to_mermaid())
+    if record.subtasks:
+        lines.append("subtasks:")
+        for s in record.subtasks:
+            lines.append(
+                f"    {s.id:<6} {s.task_token:<18} {s.status:<9} attempts={s.attempts} "
+                f"tokens={s.usage.total_tokens}  {_short(s.key_info or s.result, 70)}"
+            )
+    if record.replans:
+        lines.append(f"re-plans: {record.replans}")
+    for note in record.notes:
+        lines.append(f"note: {note}")
+    if record.error:
+        lines.append(f"error: {record.error}")
+    lines.append(f"answer: {record.answer or '(none)'}")
+    u = record.usage
+    lines.append(
+        f"usage: {u.prompt_tokens} prompt + {u.completion_tokens} completion tokens in "
+        f"{u.calls} model calls; wall time {record.wall_s:.1f} s"
+    )
+    return "\n".join(lines)
+
+
+def run_json(record: RunRecord) -> dict[str, Any]:
+    """The machine-readable run record (``--json``)."""
+    out = record.model_dump(mode="json")
+    out["usage"]["total_tokens"] = record.usage.total_tokens
+    return out

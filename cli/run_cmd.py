@@ -1,0 +1,259 @@
+"""``steward run``, ``resume``, ``agents``, ``runs`` and ``show``."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from typing import Any
+
+import click
+
+from agents.budget import BudgetLimits
+from agents.experience import Experience, NoExperience
+from agents.registry import default_registry
+from agents.settings import AgentSettings
+from apps.scenario import Scenario
+from cli.build import (
+    check_instruction,
+    ensure_backend,
+    make_orchestrator,
+    models_config,
+    pick_scenario,
+)
+from cli.render import Progress, run_json, run_summary
+from memory.runs import RunStore
+
+
+def _experience(enabled: bool) -> Experience:
+    if not enabled:
+        return NoExperience()
+    try:
+        from agents.memory_experience import MemoryExperience
+    except ImportError:  # memory integration not installed
+        return NoExperience()
+    return MemoryExperience.default()
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+@click.command()
+@click.argument("instruction")
+@click.option(
+    "--scenario",
+    "scenario_path",
+    metavar="FILE",
+    help="Scenario JSON: apps and their initial state. Default: the demo scenario (all eight apps).",
+)
+@click.option(
+    "--base-url",
+    metavar="URL",
+    help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1. Default: the embedded vLLM CPU server (started if needed).",
+)
+@click.option("--model", metavar="NAME", help="Served model name at that server.")
+@click.option(
+    "--config",
+    metavar="FILE",
+    help="Models config (TOML). Default: $STEWARD_CONFIG or <data dir>/config.toml.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON on stdout.")
+@click.option(
+    "--mermaid", is_flag=True, help="Also print the scheduling graph as a Mermaid flowchart."
+)
+@click.option(
+    "--no-memory", is_flag=True, help="Neither retrieve nor write experience for this run."
+)
+@click.option(
+    "--no-autostart",
+    is_flag=True,
+    help="Do not start the embedded server; fail if it is not running.",
+)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(1, 100),
+    default=8,
+    show_default=True,
+    help="Actions per staff attempt.",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0, 10),
+    default=1,
+    show_default=True,
+    help="Retries of a failed subtask.",
+)
+@click.option(
+    "--max-replans",
+    type=click.IntRange(0, 10),
+    default=1,
+    show_default=True,
+    help="Re-plans when retries run out.",
+)
+@click.option("--token-budget", type=click.IntRange(1), help="Stop after this many tokens.")
+@click.option("--call-budget", type=click.IntRange(1), help="Stop after this many model calls.")
+@click.option(
+    "--deadline", type=click.FloatRange(0, min_open=True), help="Stop after this many seconds."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+def run(
+    instruction: str,
+    scenario_path: str | None,
+    base_url: str | None,
+    model: str | None,
+    config: str | None,
+    as_json: bool,
+    mermaid: bool,
+    no_memory: bool,
+    no_autostart: bool,
+    max_steps: int,
+    max_retries: int,
+    max_replans: int,
+    token_budget: int | None,
+    call_budget: int | None,
+    deadline: float | None,
+    quiet: bool,
+) -> None:
+    """Carry out INSTRUCTION across the apps of a scenario.
+
+    The steward plans a scheduling graph of app subtasks, staff agents carry them out (in
+    parallel where they do not need each other), the steward checks each result, retries with
+    tips or re-plans, and writes the answer. A run record is kept: `steward show RUN_ID`.
+
+    \b
+    Examples:
+      steward run "Send 'Meeting at 3pm' to Alice on messaging, then tweet that you did"
+      steward run "List my files" --scenario my_world.json --json
+      steward run "..." --base-url http://gpu-box:8000/v1 --model Qwen/Qwen2.5-7B-Instruct
+    """
+    text = check_instruction(instruction)
+    registry = default_registry()
+    scenario = pick_scenario(scenario_path, registry)
+    cfg = models_config(registry, config, base_url, model)
+    ensure_backend(cfg, autostart=not no_autostart, quiet=quiet)
+    settings = AgentSettings(max_steps=max_steps, max_retries=max_retries, max_replans=max_replans)
+    limits = BudgetLimits(max_tokens=token_budget, max_calls=call_budget, deadline_s=deadline)
+    orchestrator = make_orchestrator(
+        registry=registry,
+        scenario=scenario,
+        cfg=cfg,
+        settings=settings,
+        limits=limits,
+        experience=_experience(not no_memory),
+        on_event=Progress(enabled=not quiet),
+    )
+    _finish(asyncio.run(orchestrator.run(text)), as_json=as_json, mermaid=mermaid)
+
+
+def _finish(record: Any, *, as_json: bool, mermaid: bool) -> None:
+    if as_json:
+        _echo_json(run_json(record))
+    else:
+        click.echo(run_summary(record, mermaid=mermaid))
+    if record.status != "succeeded":
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--base-url", metavar="URL", help="Override the server the run used.")
+@click.option("--model", metavar="NAME", help="Override the served model name.")
+@click.option("--config", metavar="FILE", help="Models config (TOML).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
+@click.option("--no-autostart", is_flag=True, help="Do not start the embedded server.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+def resume(
+    run_id: str,
+    base_url: str | None,
+    model: str | None,
+    config: str | None,
+    as_json: bool,
+    no_autostart: bool,
+    quiet: bool,
+) -> None:
+    """Continue RUN_ID (e.g. after it was killed) from its last checkpoint.
+
+    Subtasks that finished are not run again and the apps get back the state they had after
+    them.
+    """
+    store = RunStore()
+    saved = store.load_run(run_id)
+    if saved.get("status") in ("succeeded", "failed"):
+        click.echo(f"run {saved['run_id']} already ended ({saved['status']}).", err=True)
+        _finish(_record(saved), as_json=as_json, mermaid=False)
+        return
+    settings_saved = saved.get("settings") or {}
+    registry = default_registry()
+    scenario = Scenario.model_validate(settings_saved.get("scenario") or {"apps": {}})
+    cfg = models_config(
+        registry,
+        config,
+        base_url or settings_saved.get("base_url"),
+        model or settings_saved.get("model"),
+    )
+    ensure_backend(cfg, autostart=not no_autostart, quiet=quiet)
+    orchestrator = make_orchestrator(
+        registry=registry,
+        scenario=scenario,
+        cfg=cfg,
+        settings=AgentSettings.model_validate(settings_saved.get("agent_settings") or {}),
+        limits=BudgetLimits.model_validate(settings_saved.get("limits") or {}),
+        experience=_experience(bool(settings_saved.get("memory", True))),
+        on_event=Progress(enabled=not quiet),
+        store=store,
+    )
+    _finish(asyncio.run(orchestrator.resume(saved["run_id"])), as_json=as_json, mermaid=False)
+
+
+def _record(saved: dict[str, Any]) -> Any:
+    from agents.records import RunRecord
+
+    return RunRecord.model_validate(saved)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def agents(as_json: bool) -> None:
+    """List the specialists (staff agents) and their task tokens."""
+    registry = default_registry()
+    rows = [spec.describe() for spec in registry]
+    if as_json:
+        _echo_json({"agents": rows, "errors": registry.errors})
+        return
+    for row in rows:
+        click.echo(f"{row['task_token']:<22} {row['source']:<22} {row['description'][:70]}")
+    for err in registry.errors:
+        click.echo(f"warning: {err}", err=True)
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def runs(limit: int, as_json: bool) -> None:
+    """List past runs, newest first."""
+    rows = RunStore().list_runs(limit)
+    if as_json:
+        _echo_json({"runs": rows})
+        return
+    if not rows:
+        click.echo('no runs yet; try: steward run "..."')
+    for r in rows:
+        when = dt.datetime.fromtimestamp(r["created_at"]).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{r['run_id']}  {when}  {r['status']:<15} {r['instruction'][:60]}")
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="The whole run record as JSON.")
+@click.option("--mermaid", is_flag=True, help="Include the graph as Mermaid.")
+def show(run_id: str, as_json: bool, mermaid: bool) -> None:
+    """Show one run (a unique prefix of its id is enough)."""
+    record = _record(RunStore().load_run(run_id))
+    if as_json:
+        _echo_json(run_json(record))
+    else:
+        click.echo(run_summary(record, mermaid=mermaid))
+
+
+COMMANDS = [run, resume, agents, runs, show]

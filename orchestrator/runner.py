@@ -1,0 +1,432 @@
+"""The run graph on langgraph: plan -> schedule -> work (parallel) -> schedule ... -> finish.
+
+``schedule`` is the join point: it sees every finished subtask, delivers key information to the
+subtasks that are now ready and fans them out with ``Send``; one ``work`` task runs a subtask's
+whole Assigned Execution + Adjusted Evaluation loop (attempt, verdict, retry with tips), so a
+retry never waits for unrelated subtasks. Failed subtasks whose retries ran out go to ``replan``.
+Every super-step is checkpointed with langgraph's SQLite saver; ``resume`` continues a killed run
+from its last checkpoint, skipping subtasks that finished, with app state restored from their
+snapshots.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Hashable
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+
+from agents.budget import Budget, BudgetLimits
+from agents.experience import Experience
+from agents.plan import SchedulingGraph
+from agents.records import Attempt, RunRecord, SubtaskRecord
+from agents.registry import Registry
+from agents.settings import AgentSettings
+from agents.staff import StaffAgent
+from agents.steward import ModelFor, StewardAgent
+from apps.world import World
+from core.errors import BudgetExceededError, RunError, StewardError, UserError
+from core.paths import data_dir
+from core.usage import Usage
+from memory.runs import RunStore
+from orchestrator.events import Event, EventCallback
+from orchestrator.record import build_record
+from orchestrator.state import RunState, SubtaskState, WorkItem
+
+log = logging.getLogger("steward.orchestrator")
+
+
+class Orchestrator:
+    """Runs instructions on a world of apps with a steward and its staff agents."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        models: ModelFor,
+        world: World,
+        settings: AgentSettings | None = None,
+        limits: BudgetLimits | None = None,
+        store: RunStore | None = None,
+        checkpoints: Path | str | None = None,
+        experience: Experience | None = None,
+        on_event: EventCallback | None = None,
+        run_settings: dict[str, Any] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.models = models
+        self.world = world
+        self.settings = settings or AgentSettings()
+        self.limits = limits or BudgetLimits()
+        self.store = store or RunStore()
+        self.checkpoints = str(checkpoints or data_dir() / "checkpoints.db")
+        self.experience = experience
+        self.on_event = on_event
+        self.run_settings = dict(run_settings or {})
+        self.budget = Budget(self.limits)
+        self.agents = {
+            registry.get(name).token: registry.get(name).description for name in world.names
+        }
+        self.steward = StewardAgent(models, self.agents, self.settings, budget=self.budget)
+        self._run_id = ""
+        self._started = 0.0
+        self._retrieved: dict[str, Any] = {}
+
+    # -- public -------------------------------------------------------------------------------
+
+    async def run(self, instruction: str, *, run_id: str | None = None) -> RunRecord:
+        """Plan and carry out ``instruction``; returns the run record (also stored)."""
+        self._run_id = run_id or uuid.uuid4().hex[:12]
+        self._started = time.time()
+        initial: RunState = {
+            "run_id": self._run_id,
+            "instruction": instruction,
+            "graph": None,
+            "subtasks": {},
+            "apps": {},
+            "replans": 0,
+            "status": "planning",
+            "answer": "",
+            "error": None,
+        }
+        for name in self.world.names:
+            ref = "initial"
+            self.store.save_snapshot(self._run_id, ref, name, self.world.get(name).snapshot())
+            initial["apps"][name] = ref
+        self._emit("run_started", data={"instruction": instruction})
+        return await self._drive(initial)
+
+    async def resume(self, run_id: str) -> RunRecord:
+        """Continue a run from its last checkpoint; finished subtasks are not run again."""
+        saved = self.store.load_run(run_id)
+        self._run_id = saved["run_id"]
+        self._started = float(saved.get("started_at") or time.time())
+        self._retrieved = dict(saved.get("retrieved") or {})
+        spent = saved.get("usage") or {}
+        self.budget.charge(Usage.model_validate(spent) if spent else Usage())
+        return await self._drive(None)
+
+    # -- graph --------------------------------------------------------------------------------
+
+    def _build(self, saver: AsyncSqliteSaver) -> Any:
+        g = StateGraph(RunState)
+        g.add_node("plan", self._plan)
+        g.add_node("schedule", self._schedule)
+        g.add_node("work", self._work)
+        g.add_node("replan", self._replan)
+        g.add_node("finish", self._finish)
+        g.add_edge(START, "plan")
+        g.add_edge("plan", "schedule")
+        g.add_edge("work", "schedule")
+        g.add_edge("replan", "schedule")
+        g.add_conditional_edges("schedule", self._route, ["work", "replan", "finish"])
+        g.add_edge("finish", END)
+        return g.compile(checkpointer=saver)
+
+    async def _drive(self, initial: RunState | None) -> RunRecord:
+        config: dict[str, Any] = {
+            "configurable": {"thread_id": self._run_id},
+            "recursion_limit": 10_000,
+        }
+        state: dict[str, Any] = dict(initial or {})
+        error: StewardError | None = None
+        async with AsyncSqliteSaver.from_conn_string(self.checkpoints) as saver:
+            graph = self._build(saver)
+            if initial is None:
+                snapshot = await graph.aget_state(config)
+                if not snapshot.values:
+                    raise RunError(f"run {self._run_id} has no checkpoint to resume", self._run_id)
+                state = dict(snapshot.values)
+                self._restore_apps(state.get("apps", {}))
+                if not snapshot.next:
+                    return self._save(state)
+            try:
+                async for values in graph.astream(
+                    initial, config, stream_mode="values", durability="sync"
+                ):
+                    state = dict(values)
+                    self._save(state)
+            except BudgetExceededError as exc:
+                error = exc
+                state["status"] = "budget_exceeded"
+                state["error"] = str(exc)
+            except StewardError as exc:
+                error = exc
+                state["status"] = "error"
+                state["error"] = str(exc)
+            finally:
+                if error is None and state.get("status") not in ("succeeded", "failed"):
+                    state["error"] = state.get("error") or "interrupted before the run finished"
+                record = self._save(state)
+        if error is not None:
+            if isinstance(error, RunError | UserError):
+                error.run_id = self._run_id  # type: ignore[union-attr]
+                raise error
+            raise RunError(str(error), self._run_id) from error
+        return record
+
+    def _save(self, state: dict[str, Any]) -> RunRecord:
+        record = build_record(
+            state,
+            self.store.details(self._run_id),
+            started_at=self._started,
+            settings=self.run_settings,
+            retrieved=self._retrieved,
+        )
+        self.store.save_run(record.model_dump(mode="json"))
+        return record
+
+    def _restore_apps(self, refs: dict[str, str]) -> None:
+        for name, ref in refs.items():
+            self.world.get(name).restore(self.store.load_snapshot(self._run_id, ref, name))
+
+    def _emit(
+        self, kind: str, subtask_id: str | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        if self.on_event is not None:
+            self.on_event(
+                Event(kind=kind, run_id=self._run_id, subtask_id=subtask_id, data=data or {})
+            )  # type: ignore[arg-type]
+
+    # -- nodes --------------------------------------------------------------------------------
+
+    async def _plan(self, state: RunState) -> dict[str, Any]:
+        guidelines = ""
+        if self.experience is not None:
+            guidelines, found = self.experience.guidelines_for(state["instruction"])
+            self._retrieved["guidelines"] = found
+        result = await self.steward.plan(state["instruction"], guidelines=guidelines)
+        self._emit("plan", data={"graph": result.graph.model_dump(), "notes": result.notes})
+        return {
+            "graph": result.graph.model_dump(),
+            "plans": [result.graph.model_dump()],
+            "subtasks": {n.id: _pending(n.model_dump()) for n in result.graph.nodes},
+            "steward_calls": [c.model_dump(mode="json") for c in result.calls],
+            "notes": result.notes,
+            "status": "running",
+        }
+
+    def _schedule(self, state: RunState) -> dict[str, Any]:
+        """Mark the subtasks whose needs have all succeeded as running."""
+        subtasks = state.get("subtasks", {})
+        graph = state.get("graph") or {"nodes": []}
+        update: dict[str, SubtaskState] = {}
+        for node in graph["nodes"]:
+            sub = subtasks[node["id"]]
+            if sub["status"] == "pending" and all(
+                subtasks.get(d, {}).get("status") == "succeeded" for d in node["needs"]
+            ):
+                update[node["id"]] = {**sub, "status": "running"}
+        return {"subtasks": update} if update else {}
+
+    def _route(self, state: RunState) -> list[Hashable] | str:
+        subtasks = state.get("subtasks", {})
+        graph = state.get("graph") or {"nodes": []}
+        current = [subtasks[n["id"]] for n in graph["nodes"]]
+        running = [s for s in current if s["status"] == "running"]
+        if running:
+            return [Send("work", WorkItem(subtask=s, inputs=_inputs(s, subtasks))) for s in running]
+        if (
+            any(s["status"] == "failed" for s in current)
+            and state.get("replans", 0) < self.settings.max_replans
+        ):
+            return "replan"
+        return "finish"
+
+    async def _work(self, item: WorkItem) -> dict[str, Any]:
+        sub = item["subtask"]
+        spec = self.registry.get(sub["task_token"])
+        app = self.world.get(spec.name)
+        model = self.models(spec.token)
+        record = SubtaskRecord(
+            id=sub["id"],
+            task_token=sub["task_token"],
+            instruction=sub["instruction"],
+            needs=sub.get("needs", []),
+            status="running",
+        )
+        async with self.world.lock(spec.name):
+            record.started_at = time.time()
+            self._emit("subtask_started", sub["id"], {"task_token": spec.token, "app": spec.name})
+            staff = StaffAgent(
+                spec,
+                app,
+                model,
+                self.settings,
+                budget=self.budget,
+                on_step=lambda step: self._emit(
+                    "step",
+                    sub["id"],
+                    {"tool": step.action.tool, "error": step.error, "repeated": step.repeated},
+                ),
+            )
+            expertise = ""
+            if self.experience is not None:
+                expertise, found = self.experience.expertise_for(spec.token, sub["instruction"])
+                self._retrieved.setdefault("expertise", {})[sub["id"]] = found
+            tips = ""
+            for number in range(1, self.settings.max_retries + 2):
+                attempt = await staff.attempt(
+                    sub["instruction"],
+                    number=number,
+                    inputs=item["inputs"],
+                    tips=tips,
+                    expertise=expertise,
+                )
+                attempt.verdict = await self.steward.evaluate(record, attempt)
+                record.history.append(attempt)
+                self._emit("verdict", sub["id"], _verdict_event(attempt))
+                if attempt.verdict.success:
+                    break
+                tips = attempt.verdict.tips
+            ref = f"after:{sub['id']}"
+            self.store.save_snapshot(self._run_id, ref, spec.name, app.snapshot())
+        last = record.history[-1]
+        assert last.verdict is not None
+        record.status = "succeeded" if last.verdict.success else "failed"
+        record.attempts = len(record.history)
+        record.key_info = last.verdict.key_info if last.verdict.success else ""
+        record.result = last.result
+        record.ended_at = time.time()
+        record.usage = Usage.total(a.usage for a in record.history)
+        self.store.save_detail(self._run_id, record.id, record.model_dump(mode="json"))
+        self._emit(
+            "subtask_done", sub["id"], {"status": record.status, "attempts": record.attempts}
+        )
+        return {"subtasks": {record.id: _summary(record)}, "apps": {spec.name: ref}}
+
+    async def _replan(self, state: RunState) -> dict[str, Any]:
+        subtasks = state["subtasks"]
+        graph = SchedulingGraph.model_validate(state["graph"])
+        details = self.store.details(self._run_id)
+        done = [
+            _full(subtasks[n.id], details)
+            for n in graph.nodes
+            if subtasks[n.id]["status"] == "succeeded"
+        ]
+        failed = [
+            _full(subtasks[n.id], details)
+            for n in graph.nodes
+            if subtasks[n.id]["status"] == "failed"
+        ]
+        replans = state.get("replans", 0) + 1
+        result = await self.steward.replan(state["instruction"], done, failed)
+        taken = set(subtasks)
+        renames = {n.id: f"{n.id}_r{replans}" for n in result.graph.nodes if n.id in taken}
+        new_nodes = []
+        for n in result.graph.nodes:
+            new_nodes.append(
+                n.model_copy(
+                    update={
+                        "id": renames.get(n.id, n.id),
+                        "needs": [renames.get(d, d) for d in n.needs],
+                    }
+                )
+            )
+        kept = [n for n in graph.nodes if subtasks[n.id]["status"] == "succeeded"]
+        merged = SchedulingGraph(nodes=kept + new_nodes)
+        update: dict[str, SubtaskState] = {n.id: _pending(n.model_dump()) for n in new_nodes}
+        for n in graph.nodes:
+            if subtasks[n.id]["status"] == "pending":
+                update[n.id] = {**subtasks[n.id], "status": "skipped"}
+        self._emit("replan", data={"graph": merged.model_dump(), "replans": replans})
+        return {
+            "graph": merged.model_dump(),
+            "plans": [merged.model_dump()],
+            "subtasks": update,
+            "steward_calls": [c.model_dump(mode="json") for c in result.calls],
+            "notes": result.notes,
+            "replans": replans,
+        }
+
+    async def _finish(self, state: RunState) -> dict[str, Any]:
+        subtasks = state["subtasks"]
+        graph = SchedulingGraph.model_validate(state["graph"])
+        details = self.store.details(self._run_id)
+        update: dict[str, SubtaskState] = {}
+        for n in graph.nodes:
+            if subtasks[n.id]["status"] in ("pending", "running"):
+                update[n.id] = {**subtasks[n.id], "status": "skipped"}
+        merged = {**subtasks, **update}
+        records = [_full(merged[n.id], details) for n in graph.nodes]
+        ok = all(r.status == "succeeded" for r in records)
+        answer, call = await self.steward.answer(state["instruction"], graph, records)
+        self._emit("answer", data={"answer": answer, "success": ok})
+        out: dict[str, Any] = {
+            "subtasks": update,
+            "answer": answer,
+            "status": "succeeded" if ok else "failed",
+            "steward_calls": [call.model_dump(mode="json")] if call else [],
+        }
+        if ok and self.experience is not None:
+            final = build_record(
+                {**state, **out, "subtasks": merged}, details, started_at=self._started
+            )
+            try:
+                await self.experience.learn(final)
+            except StewardError as exc:  # learning is best effort; the run itself succeeded
+                out["notes"] = [f"memory not written: {exc}"]
+        return out
+
+
+def _pending(node: dict[str, Any]) -> SubtaskState:
+    return {
+        "id": node["id"],
+        "task_token": node["task_token"],
+        "instruction": node["instruction"],
+        "needs": list(node.get("needs", [])),
+        "status": "pending",
+        "attempts": 0,
+        "key_info": "",
+    }
+
+
+def _inputs(sub: SubtaskState, subtasks: dict[str, SubtaskState]) -> dict[str, str]:
+    """Deliver the key information of what ``sub`` needs."""
+    return {d: subtasks[d].get("key_info", "") for d in sub.get("needs", [])}
+
+
+def _summary(record: SubtaskRecord) -> SubtaskState:
+    return {
+        "id": record.id,
+        "task_token": record.task_token,
+        "instruction": record.instruction,
+        "needs": record.needs,
+        "status": record.status,
+        "attempts": record.attempts,
+        "key_info": record.key_info,
+        "result": record.result[:2000],
+        "usage": record.usage.model_dump(),
+        "started_at": record.started_at,
+        "ended_at": record.ended_at,
+    }
+
+
+def _full(sub: SubtaskState, details: dict[str, dict[str, Any]]) -> SubtaskRecord:
+    if sub["id"] in details:
+        record = SubtaskRecord.model_validate(details[sub["id"]])
+        record.status = sub["status"]  # type: ignore[assignment]
+        return record
+    return SubtaskRecord.model_validate(
+        {k: v for k, v in sub.items() if k in SubtaskRecord.model_fields}
+    )
+
+
+def _verdict_event(attempt: Attempt) -> dict[str, Any]:
+    v = attempt.verdict
+    assert v is not None
+    return {
+        "attempt": attempt.number,
+        "success": v.success,
+        "failure_kind": v.failure_kind,
+        "tips": v.tips,
+        "key_info": v.key_info,
+        "steps": len(attempt.steps),
+        "status": attempt.status,
+    }
