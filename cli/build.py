@@ -114,4 +114,5 @@ def make_orchestrator(
         experience=experience,
         on_event=on_event,
         run_settings=run_settings,
+        resources=[pool],
     )

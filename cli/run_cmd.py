@@ -143,7 +143,7 @@ def run(
         experience=_experience(not no_memory),
         on_event=Progress(enabled=not quiet),
     )
-    _finish(asyncio.run(orchestrator.run(text)), as_json=as_json, mermaid=mermaid)
+    _finish(asyncio.run(orchestrator.run_and_close(text)), as_json=as_json, mermaid=mermaid)
 
 
 def _finish(record: Any, *, as_json: bool, mermaid: bool) -> None:
@@ -203,7 +203,7 @@ def resume(
         on_event=Progress(enabled=not quiet),
         store=store,
     )
-    _finish(asyncio.run(orchestrator.resume(saved["run_id"])), as_json=as_json, mermaid=False)
+    _finish(asyncio.run(orchestrator.resume_and_close(saved["run_id"])), as_json=as_json, mermaid=False)
 
 
 def _record(saved: dict[str, Any]) -> Any:

@@ -58,7 +58,9 @@ class Orchestrator:
         experience: Experience | None = None,
         on_event: EventCallback | None = None,
         run_settings: dict[str, Any] | None = None,
+        resources: list[Any] | None = None,
     ) -> None:
+        """``resources`` are closed by ``aclose`` (e.g. the model pool's HTTP clients)."""
         self.registry = registry
         self.models = models
         self.world = world
@@ -69,6 +71,7 @@ class Orchestrator:
         self.experience = experience
         self.on_event = on_event
         self.run_settings = dict(run_settings or {})
+        self.resources = list(resources or [])
         self.budget = Budget(self.limits)
         self.agents = {
             registry.get(name).token: registry.get(name).description for name in world.names
@@ -111,6 +114,23 @@ class Orchestrator:
         spent = saved.get("usage") or {}
         self.budget.charge(Usage.model_validate(spent) if spent else Usage())
         return await self._drive(None)
+
+    async def aclose(self) -> None:
+        """Close what the orchestrator was given to close (HTTP clients)."""
+        for resource in self.resources:
+            await resource.aclose()
+
+    async def run_and_close(self, instruction: str) -> RunRecord:
+        try:
+            return await self.run(instruction)
+        finally:
+            await self.aclose()
+
+    async def resume_and_close(self, run_id: str) -> RunRecord:
+        try:
+            return await self.resume(run_id)
+        finally:
+            await self.aclose()
 
     # -- graph --------------------------------------------------------------------------------
 

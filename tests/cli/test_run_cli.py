@@ -1,0 +1,130 @@
+"""The run-related CLI in-process: exit codes, one-line errors, JSON shape, records kept."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cli.main import cli
+from modelclient.stub import StubServer, free_port
+
+
+@pytest.fixture
+def stub() -> Iterator[StubServer]:
+    with StubServer(model="stub-model") as server:
+        yield server
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def one_line_error(result: Result) -> str:
+    out = result.output.strip()
+    assert "Traceback" not in out
+    lines = [line for line in out.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1, out
+    return lines[0]
+
+
+def run_json(result: Result) -> dict[str, Any]:
+    start = result.stdout.index("{")
+    return dict(json.loads(result.stdout[start:]))
+
+
+def test_agents_json_lists_the_eight_apps_with_distinct_tokens() -> None:
+    result = invoke("agents", "--json")
+    assert result.exit_code == 0
+    agents = json.loads(result.stdout)["agents"]
+    tokens = [a["task_token"] for a in agents]
+    assert len(set(tokens)) == len(tokens)
+    for name in ("file_system", "math", "messaging", "posting", "tickets", "trading", "travel", "vehicle"):
+        assert f"<app:{name}>" in tokens
+
+
+def test_run_json_shape_and_record_kept(stub: StubServer) -> None:
+    result = invoke(
+        "run", "Send hi to Alice, then tweet it", "--base-url", stub.url, "--model", "stub-model",
+        "--json", "-q", "--max-steps", "2",
+    )
+    assert result.exit_code in (0, 1), result.output
+    record = run_json(result)
+    assert record["run_id"]
+    for node in record["graph"]["nodes"]:
+        assert set(node) >= {"id", "task_token", "instruction", "needs"}
+        assert node["task_token"].startswith("<app:")
+    for sub in record["subtasks"]:
+        assert set(sub) >= {"id", "status", "attempts", "usage"}
+    assert "answer" in record
+    assert record["usage"]["prompt_tokens"] > 0 and record["usage"]["completion_tokens"] > 0
+    listed = json.loads(invoke("runs", "--json").stdout)["runs"]
+    assert [r["run_id"] for r in listed] == [record["run_id"]]
+    shown = json.loads(invoke("show", record["run_id"], "--json").stdout)
+    assert shown["graph"] == record["graph"]
+    text = invoke("show", record["run_id"][:6], "--mermaid")
+    assert "flowchart TD" in text.stdout
+
+
+@pytest.mark.parametrize(
+    ("instruction", "expected"),
+    [("", "empty"), ("   \n ", "empty"), ("x" * 20_001, "limit"), ("bad\x00bytes", "binary")],
+)
+def test_bad_instructions(instruction: str, expected: str) -> None:
+    result = invoke("run", instruction, "--base-url", "http://127.0.0.1:9/v1")
+    assert result.exit_code == 2
+    assert expected in one_line_error(result)
+
+
+def test_unknown_app_in_scenario(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"name": "x", "apps": {"fax": {}}}))
+    result = invoke("run", "do it", "--scenario", str(path), "--base-url", "http://127.0.0.1:9/v1")
+    assert result.exit_code == 2
+    line = one_line_error(result)
+    assert "fax" in line and "messaging" in line
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"apps": []}', '{"apps": {"travel": 5}}'])
+def test_malformed_scenario(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(content)
+    result = invoke("run", "do it", "--scenario", str(path), "--base-url", "http://127.0.0.1:9/v1")
+    assert result.exit_code == 2
+    assert "s.json" in one_line_error(result)
+
+
+def test_missing_scenario_file(tmp_path: Path) -> None:
+    result = invoke("run", "do it", "--scenario", str(tmp_path / "nope.json"))
+    assert result.exit_code == 2
+    one_line_error(result)
+
+
+def test_unreachable_server_names_the_url_and_the_fix() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    result = invoke("run", "Send hi to Alice", "--base-url", url, "-q")
+    assert result.exit_code == 2
+    line = one_line_error(result)
+    assert url in line and "steward serve" in line
+    runs = json.loads(invoke("runs", "--json").stdout)["runs"]
+    assert len(runs) == 1  # the record is kept
+
+
+def test_embedded_server_not_running_says_how_to_start_it() -> None:
+    result = invoke("run", "Send hi to Alice", "-q", "--no-autostart")
+    assert result.exit_code == 2
+    assert "steward serve" in one_line_error(result)
+
+
+def test_model_output_that_never_validates(stub: StubServer) -> None:
+    stub.push(*(["this is not json at all"] * 50))
+    result = invoke("run", "Send hi to Alice", "--base-url", stub.url, "--model", "stub-model", "-q")
+    assert result.exit_code == 1
+    line = one_line_error(result)
+    assert "steward show" in line
+    runs = json.loads(invoke("runs", "--json").stdout)["runs"]
+    assert runs and runs[0]["status"] == "error"
