@@ -1,0 +1,1 @@
+"""Package data: scenario files (``demo.json``)."""
