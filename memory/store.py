@@ -1,0 +1,285 @@
+"""``MemoryStore``: task guidelines and staff expertise in one sqlite file, searched with BM25."""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, overload
+
+from sqlite_utils import Database
+
+from memory import search, writes
+from memory.db import Connection, default_path
+from memory.exchange import import_document, validate_document
+from memory.models import (
+    KINDS,
+    Entry,
+    ExpertiseEntry,
+    GuidelineEntry,
+    Kind,
+    MemoryDocument,
+)
+from memory.rows import TABLES, expertise_from_row, from_row, guideline_from_row, read_stats
+
+log = logging.getLogger("steward.memory")
+
+_ORDER_USEFUL = "successes DESC, updated_at DESC, id DESC"
+
+
+def _kinds(kind: Kind | None) -> tuple[Kind, ...]:
+    if kind is None:
+        return KINDS
+    if kind not in KINDS:
+        raise ValueError(f"unknown memory kind {kind!r}; known: {', '.join(KINDS)}")
+    return (kind,)
+
+
+class MemoryStore:
+    """Steward's memory: task guidelines (steward) and app expertise (staff, per task token).
+
+    ``path`` is a sqlite file (default :func:`memory.default_path`: ``$STEWARD_MEMORY_DB`` or
+    ``data_dir()/memory.db``), or ``":memory:"``. Safe to share between threads, and many
+    processes may write to one file at once. Near-duplicate entries are merged, and each kind
+    is capped (``max_guidelines`` in all, ``max_expertise_per_token`` per token; ``None`` for
+    no cap) by evicting the least useful entries.
+    """
+
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        max_guidelines: int | None = 2000,
+        max_expertise_per_token: int | None = 1000,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        self.path = str(default_path() if path is None else path)
+        self.max_guidelines = max_guidelines
+        self.max_expertise_per_token = max_expertise_per_token
+        self._conn = Connection(self.path, busy_timeout=busy_timeout)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._conn.close()
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"MemoryStore({self.path!r})"
+
+    # -- writing -------------------------------------------------------------------------
+
+    def add_guideline(self, entry: GuidelineEntry) -> int:
+        """Remember a task guideline after a verified success; return its id.
+
+        A near-identical instruction with the same task tokens is merged instead (successes
+        + 1, newest graph and guideline) and its id returned. ``entry.id`` is ignored.
+        """
+        return self._add(entry)
+
+    def add_expertise(self, entry: ExpertiseEntry) -> int:
+        """Remember app expertise after a verified success; return its id.
+
+        A near-identical subtask of the same task token is merged instead (successes + 1,
+        union of tips, newest actions) and its id returned. ``entry.id`` is ignored.
+        """
+        return self._add(entry)
+
+    def _add(self, entry: Entry) -> int:
+        def write(db: Database) -> tuple[int, bool, int]:
+            entry_id, merged = writes.add(db, entry, "confirm")
+            if isinstance(entry, GuidelineEntry):
+                evicted = writes.evict(db, "guideline", self.max_guidelines, keep_id=entry_id)
+            else:
+                evicted = writes.evict(
+                    db, "expertise", self.max_expertise_per_token, entry.task_token, entry_id
+                )
+            return entry_id, merged, evicted
+
+        entry_id, merged, evicted = self._conn.write(write)
+        log.debug(
+            "memory: %s %s entry %d%s",
+            "merged into" if merged else "added",
+            "guideline" if isinstance(entry, GuidelineEntry) else "expertise",
+            entry_id,
+            f", evicted {evicted}" if evicted else "",
+        )
+        return entry_id
+
+    def mark_used(self, kind: Kind, ids: Iterable[int]) -> None:
+        """Count one more use (retrieval into a prompt) for each of ``ids``."""
+        wanted = sorted({int(i) for i in ids})
+        if not wanted:
+            return
+        table = TABLES[_kinds(kind)[0]]
+        marks = ", ".join("?" for _ in wanted)
+        self._conn.write(
+            lambda db: db.execute(
+                f"UPDATE {table} SET uses = uses + 1 WHERE id IN ({marks})", wanted
+            )
+        )
+
+    # -- searching -----------------------------------------------------------------------
+
+    def search_guidelines(
+        self, query: str, k: int = 3, *, task_tokens: Collection[str] | None = None
+    ) -> builtins.list[tuple[GuidelineEntry, float]]:
+        """The ``k`` guidelines most relevant to ``query``, best first, with scores.
+
+        Score: FTS5 BM25 plus the share of query words the entry contains; higher is better.
+        With ``task_tokens``, only guidelines whose graphs use no other token are returned
+        (so a plan only follows graphs of agents that exist). An empty query finds nothing.
+        """
+        where, params = search.filters("guideline", task_tokens=task_tokens)
+        hits = self._conn.read(lambda db: search.search(db, "guideline", query, k, where, params))
+        return [(e, score) for e, score in hits if isinstance(e, GuidelineEntry)]
+
+    def search_expertise(
+        self, query: str, task_token: str | None, k: int = 3
+    ) -> builtins.list[tuple[ExpertiseEntry, float]]:
+        """The ``k`` expertise entries of ``task_token`` most relevant to ``query``, best
+        first, scored like :meth:`search_guidelines`; ``task_token=None`` searches all."""
+        where, params = search.filters("expertise", task_token=task_token)
+        hits = self._conn.read(lambda db: search.search(db, "expertise", query, k, where, params))
+        return [(e, score) for e, score in hits if isinstance(e, ExpertiseEntry)]
+
+    # -- reading and housekeeping ----------------------------------------------------------
+
+    def list(
+        self, kind: Kind | None = None, *, task_token: str | None = None, limit: int | None = 100
+    ) -> builtins.list[Entry]:
+        """Entries, most recently updated first; ``task_token`` keeps expertise of that token
+        and guidelines whose graph uses it."""
+
+        def read(db: Database) -> builtins.list[Entry]:
+            found: builtins.list[Entry] = []
+            for k in _kinds(kind):
+                table, params = TABLES[k], [] if task_token is None else [task_token]
+                where = ""
+                if task_token is not None:
+                    where = (
+                        "WHERE task_token = ?"
+                        if k == "expertise"
+                        else "WHERE EXISTS (SELECT 1 FROM json_each(task_tokens) WHERE value = ?)"
+                    )
+                sql = f"SELECT * FROM {table} {where} ORDER BY updated_at DESC, id DESC LIMIT ?"
+                rows = db.query(sql, [*params, -1 if limit is None else limit])
+                found.extend(from_row(k, row) for row in rows)
+            found.sort(key=lambda e: e.updated_at, reverse=True)
+            return found if limit is None else found[:limit]
+
+        return self._conn.read(read)
+
+    @overload
+    def get(self, kind: Literal["guideline"], entry_id: int) -> GuidelineEntry | None: ...
+    @overload
+    def get(self, kind: Literal["expertise"], entry_id: int) -> ExpertiseEntry | None: ...
+    @overload
+    def get(self, kind: Kind, entry_id: int) -> Entry | None: ...
+    def get(self, kind: Kind, entry_id: int) -> Entry | None:
+        """The entry of ``kind`` with ``entry_id``, or ``None``."""
+        table = TABLES[_kinds(kind)[0]]
+        rows = self._conn.read(
+            lambda db: builtins.list(db.query(f"SELECT * FROM {table} WHERE id = ?", [entry_id]))
+        )
+        return from_row(kind, rows[0]) if rows else None
+
+    def delete(self, kind: Kind, entry_id: int) -> bool:
+        """Delete one entry; ``False`` when there was none."""
+        table = TABLES[_kinds(kind)[0]]
+        cursor = self._conn.write(
+            lambda db: db.execute(f"DELETE FROM {table} WHERE id = ?", [entry_id])
+        )
+        return cursor.rowcount > 0
+
+    def clear(self, kind: Kind | None = None) -> dict[Kind, int]:
+        """Delete every entry (of ``kind``); return how many were deleted per kind."""
+
+        def write(db: Database) -> dict[Kind, int]:
+            return {k: db.execute(f"DELETE FROM {TABLES[k]}").rowcount for k in _kinds(kind)}
+
+        return self._conn.write(write)
+
+    def prune(
+        self,
+        *,
+        min_successes: int | None = None,
+        older_than_days: float | None = None,
+        keep: int | None = None,
+        kind: Kind | None = None,
+    ) -> dict[Kind, int]:
+        """Delete weak entries; return how many were deleted per kind.
+
+        An entry is deleted when it matches every filter given: fewer than ``min_successes``
+        successes, not updated for ``older_than_days`` days. Then only the ``keep`` most useful
+        entries of each kind are kept. Raises ``ValueError`` when no criterion is given.
+        """
+        if min_successes is None and older_than_days is None and keep is None:
+            raise ValueError("prune needs min_successes, older_than_days or keep")
+
+        def write(db: Database) -> dict[Kind, int]:
+            return {
+                k: writes.prune(
+                    db,
+                    k,
+                    min_successes=min_successes,
+                    older_than_days=older_than_days,
+                    keep=keep,
+                )
+                for k in _kinds(kind)
+            }
+
+        return self._conn.write(write)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts per kind and per task token, successes and uses."""
+
+        return {"path": self.path, **self._conn.read(read_stats)}
+
+    # -- export / import -------------------------------------------------------------------
+
+    def export(self) -> dict[str, Any]:
+        """Every entry as a versioned JSON-ready document
+        ``{"format": "steward-memory", "version": 1, "guidelines": [...], "expertise": [...]}``."""
+
+        def read(db: Database) -> MemoryDocument:
+            order = "ORDER BY id"
+            return MemoryDocument(
+                guidelines=[
+                    guideline_from_row(r) for r in db.query(f"SELECT * FROM guidelines {order}")
+                ],
+                expertise=[
+                    expertise_from_row(r) for r in db.query(f"SELECT * FROM expertise {order}")
+                ],
+            )
+
+        return self._conn.read(read).model_dump(mode="json")
+
+    def import_(self, doc: Mapping[str, Any] | MemoryDocument) -> dict[str, dict[str, int]]:
+        """Import a document made by :meth:`export`: all of it, or nothing.
+
+        The whole document is validated first (:class:`~memory.errors.MemoryImportError` on
+        any problem, nothing written), then written in one transaction. Near-duplicates merge
+        with stored entries, keeping the larger counts, so importing a file twice changes
+        nothing. Returns ``{"guidelines": {"added", "merged", "evicted"}, "expertise": {...}}``.
+        """
+        document = validate_document(doc)
+
+        counts = self._conn.write(
+            lambda db: import_document(
+                db, document, self.max_guidelines, self.max_expertise_per_token
+            )
+        )
+        log.info("memory: imported %s", counts)
+        return counts
