@@ -40,6 +40,9 @@ from apps.base import Tool
 from apps.codec import decode_state, encode_state, to_jsonable
 from core.errors import ToolError
 
+_ARGS_HEADER = re.compile(r"^\s*(?:Args|Arguments|Parameters|Params)\s*:\s*$")
+_SECTION_HEADER = re.compile(r"^\s*[A-Z][A-Za-z]*(?: [A-Za-z]+)?\s*:\s*$")
+_ENTRY = re.compile(r"^\s*\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 _SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
 _SCHEMA_MAPS = ("properties", "$defs", "patternProperties")
 
@@ -60,15 +63,20 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
     params: dict[str, str] = {}
     for match in re.finditer(r"^:param\s+(?:\S+\s+)?(\w+):\s*(.*)$", text, re.MULTILINE):
         params[match.group(1)] = match.group(2).strip()
-    section = re.search(
-        r"^(?:Args|Arguments|Parameters):[ \t]*\n((?:[ \t]+\S.*\n?|[ \t]*\n)+)", text, re.MULTILINE
-    )
-    if section:
-        lines = [ln for ln in section.group(1).splitlines() if ln.strip()]
-        base = min((_indent(ln) for ln in lines), default=0)
+    lines = text.splitlines()
+    start = next((i for i, ln in enumerate(lines) if _ARGS_HEADER.match(ln)), None)
+    if start is not None:
+        header_indent = _indent(lines[start])
+        body: list[str] = []
+        for line in lines[start + 1 :]:
+            if line.strip() and (_SECTION_HEADER.match(line) or _indent(line) < header_indent):
+                break
+            if line.strip():
+                body.append(line)
+        base = min((_indent(ln) for ln in body), default=0)
         current: str | None = None
-        for line in lines:
-            entry = re.match(r"\s*\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$", line)
+        for line in body:
+            entry = _ENTRY.match(line)
             if _indent(line) == base and entry:
                 current = entry.group(1)
                 params[current] = entry.group(2).strip()

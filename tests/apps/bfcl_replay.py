@@ -21,7 +21,8 @@ def parse_call(text: str, method: Any = None) -> tuple[str, dict[str, Any]]:
     node = ast.parse(text, mode="eval").body
     assert isinstance(node, ast.Call)
     func = node.func
-    name = func.id if isinstance(func, ast.Name) else func.attr  # type: ignore[union-attr]
+    assert isinstance(func, ast.Name | ast.Attribute), text
+    name = func.id if isinstance(func, ast.Name) else func.attr
     kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
     if node.args:
         assert method is not None, text
@@ -32,7 +33,8 @@ def parse_call(text: str, method: Any = None) -> tuple[str, dict[str, Any]]:
 
 
 def comparable(value: Any, _seen: set[int] | None = None) -> Any:
-    """``vars()`` data with ``random.Random`` replaced by its state, objects by their vars."""
+    """A detached copy of ``vars()`` data for ``==``: ``random.Random`` as its state, objects
+    as (class name, their vars), a second visit of an object as a marker."""
     seen = set() if _seen is None else _seen
     if isinstance(value, random.Random):
         return ("Random", value.getstate())
@@ -40,6 +42,8 @@ def comparable(value: Any, _seen: set[int] | None = None) -> Any:
         return {k: comparable(v, seen) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(comparable(v, seen) for v in value)
+    if isinstance(value, set | frozenset):
+        return frozenset(comparable(v, seen) for v in value)
     if hasattr(value, "__dict__") and not isinstance(value, type):
         if id(value) in seen:
             return ("seen", type(value).__name__, getattr(value, "name", None))
