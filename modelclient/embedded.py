@@ -47,6 +47,7 @@ __all__ = [
     "ensure_model",
     "ensure_running",
     "ensure_venv",
+    "read_probe",
     "server_status",
     "start_server",
     "stop_server",

@@ -1,0 +1,1 @@
+"""Benchmarks: BFCL multi-turn accuracy, serving speed, orchestration overhead."""
