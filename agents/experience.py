@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from agents.records import RunRecord
+from core.usage import CallRecord
 
 
 class Experience(Protocol):
@@ -22,8 +23,8 @@ class Experience(Protocol):
         """Prompt text of app expertise for a subtask, and what was retrieved."""
         ...
 
-    async def learn(self, record: RunRecord) -> None:
-        """Summarise a verified successful run into memory."""
+    async def learn(self, record: RunRecord) -> list[CallRecord]:
+        """Summarise a verified successful run into memory; returns the model calls made."""
         ...
 
 
@@ -36,5 +37,5 @@ class NoExperience:
     def expertise_for(self, task_token: str, subtask: str) -> tuple[str, list[dict[str, Any]]]:
         return "", []
 
-    async def learn(self, record: RunRecord) -> None:
-        return None
+    async def learn(self, record: RunRecord) -> list[CallRecord]:
+        return []

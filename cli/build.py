@@ -95,6 +95,13 @@ def make_orchestrator(
 
     registry = registry or default_registry()
     pool = ModelPool(cfg)
+    if experience is None:
+        from agents.memory_experience import MemoryExperience
+        from memory import MemoryStore
+
+        experience = MemoryExperience(
+            MemoryStore(), summarizer=pool.for_role, model_name=cfg.default.model
+        )
     run_settings = {
         "scenario": scenario.model_dump(mode="json"),
         "base_url": cfg.default.base_url,

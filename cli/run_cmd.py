@@ -25,14 +25,10 @@ from cli.render import Progress, run_json, run_summary
 from memory.runs import RunStore
 
 
-def _experience(enabled: bool) -> Experience:
+def _experience(enabled: bool) -> Experience | None:
     if not enabled:
         return NoExperience()
-    try:
-        from agents.memory_experience import MemoryExperience
-    except ImportError:  # memory integration not installed
-        return NoExperience()
-    return MemoryExperience.default()
+    return None  # make_orchestrator builds the memory-backed one with the run's models
 
 
 def _echo_json(data: Any) -> None:
@@ -203,7 +199,9 @@ def resume(
         on_event=Progress(enabled=not quiet),
         store=store,
     )
-    _finish(asyncio.run(orchestrator.resume_and_close(saved["run_id"])), as_json=as_json, mermaid=False)
+    _finish(
+        asyncio.run(orchestrator.resume_and_close(saved["run_id"])), as_json=as_json, mermaid=False
+    )
 
 
 def _record(saved: dict[str, Any]) -> Any:

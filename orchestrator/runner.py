@@ -389,7 +389,8 @@ class Orchestrator:
                 {**state, **out, "subtasks": merged}, details, started_at=self._started
             )
             try:
-                await self.experience.learn(final)
+                learned = await self.experience.learn(final)
+                out["steward_calls"] += [c.model_dump(mode="json") for c in learned]
             except StewardError as exc:  # learning is best effort; the run itself succeeded
                 out["notes"] = [f"memory not written: {exc}"]
         return out
