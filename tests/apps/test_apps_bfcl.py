@@ -212,3 +212,15 @@ def test_factories_build_every_app(states: dict[str, dict[str, object]]) -> None
         app = factories[name](state)
         assert isinstance(app, BfclApp)
         assert app.name == name
+
+
+def test_import_apps_does_not_import_bfcl_eval_or_jsonschema() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, apps; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('bfcl_eval', 'jsonschema')]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
