@@ -20,7 +20,8 @@ class ChatMessage(BaseModel):
 
 
 class Completion(BaseModel):
-    """What a model call returns: the raw text, the parsed JSON (if a schema was given) and the record."""
+    """What a model call returns: the raw text, the parsed JSON (if a schema was given) and
+    the record."""
 
     model_config = ConfigDict(extra="forbid")
 

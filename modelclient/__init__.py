@@ -1,0 +1,63 @@
+"""The model client: one OpenAI-compatible async client, structured output, usage records.
+
+Public surface (import from here, not from the submodules):
+
+- the interface: ``Model``, ``ChatMessage``, ``Completion``;
+- configuration: ``EndpointConfig``, ``RoleOverride``, ``ModelsConfig``, ``load_models_config``;
+- the real client: ``OpenAIModel``, ``ModelPool``, ``ProbeResult`` (+ ``load_probe``);
+- test doubles: ``ScriptedModel``, ``FunctionModel``, ``StubServer``, ``block_network``;
+- helpers: ``extract_json``, ``validate``, ``schema_prompt``.
+"""
+
+from modelclient.base import ChatMessage, Completion, Model
+from modelclient.config import (
+    EndpointConfig,
+    ModelsConfig,
+    RoleOverride,
+    StructuredMode,
+    load_models_config,
+)
+from modelclient.engine import Tracer
+from modelclient.openai_model import OpenAIModel
+from modelclient.pool import ModelPool
+from modelclient.probe import ProbeResult, load_probe, load_probes, probes_path, save_probe
+from modelclient.structured import JSONExtractError, extract_json, schema_prompt, validate
+from modelclient.stub import StubServer
+from modelclient.testing import (
+    FunctionModel,
+    ModelCall,
+    NetworkBlockedError,
+    ScriptedModel,
+    ScriptExhaustedError,
+    block_network,
+)
+
+__all__ = [
+    "ChatMessage",
+    "Completion",
+    "EndpointConfig",
+    "FunctionModel",
+    "JSONExtractError",
+    "Model",
+    "ModelCall",
+    "ModelPool",
+    "ModelsConfig",
+    "NetworkBlockedError",
+    "OpenAIModel",
+    "ProbeResult",
+    "RoleOverride",
+    "ScriptExhaustedError",
+    "ScriptedModel",
+    "StructuredMode",
+    "StubServer",
+    "Tracer",
+    "block_network",
+    "extract_json",
+    "load_models_config",
+    "load_probe",
+    "load_probes",
+    "probes_path",
+    "save_probe",
+    "schema_prompt",
+    "validate",
+]

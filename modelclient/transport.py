@@ -1,0 +1,197 @@
+"""Shared HTTP clients, per-endpoint concurrency limits and bounded retries with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from core.errors import ConfigError, ModelOutputError, ServerUnreachableError
+from modelclient.config import EndpointConfig, StructuredMode
+from modelclient.engine import CallTally
+
+if TYPE_CHECKING:  # openai is imported lazily: it takes half a second
+    import openai
+    from openai.types.chat import ChatCompletion
+
+    from modelclient.probe import ProbeResult
+
+logger = logging.getLogger("steward.modelclient")
+
+_MAX_DELAY_S = 30.0
+
+
+class RequestRejected(ModelOutputError):
+    """The server refused the request itself (HTTP 400 or 422); not retried."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        self.status = status
+        self.detail = detail
+        super().__init__(f"server rejected the request ({status}): {detail}")
+
+
+@dataclass
+class ProbeState:
+    """In-process knowledge about one (base URL, model): its probe and the modes it refused."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    result: ProbeResult | None = None
+    rejected: set[StructuredMode] = field(default_factory=set)
+
+
+class Connections:
+    """One ``AsyncOpenAI`` client per (base URL, key), one semaphore per base URL, probe states.
+
+    Use one instance per event loop; close it with ``aclose``.
+    """
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str, str], openai.AsyncOpenAI] = {}
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._probes: dict[tuple[str, str], ProbeState] = {}
+
+    def client(self, endpoint: EndpointConfig) -> openai.AsyncOpenAI:
+        """The shared client for the endpoint's URL and key (created on first use)."""
+        key = (endpoint.base_url, endpoint.api_key)
+        client = self._clients.get(key)
+        if client is None:
+            import openai
+
+            client = openai.AsyncOpenAI(
+                base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0
+            )
+            self._clients[key] = client
+        return client
+
+    def semaphore(self, endpoint: EndpointConfig) -> asyncio.Semaphore:
+        """The concurrency limit shared by every model on the endpoint's base URL."""
+        sem = self._semaphores.get(endpoint.base_url)
+        if sem is None:
+            sem = asyncio.Semaphore(endpoint.max_concurrency)
+            self._semaphores[endpoint.base_url] = sem
+        return sem
+
+    def probe_state(self, endpoint: EndpointConfig) -> ProbeState:
+        """Probe knowledge for the endpoint's (base URL, model)."""
+        key = (endpoint.base_url, endpoint.model)
+        state = self._probes.get(key)
+        if state is None:
+            state = self._probes[key] = ProbeState()
+        return state
+
+    async def aclose(self) -> None:
+        """Close every client."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
+
+
+def _status_error(endpoint: EndpointConfig, exc: openai.APIStatusError) -> Exception:
+    detail = _detail(exc)
+    status = exc.status_code
+    if status in (400, 422):
+        return RequestRejected(status, detail)
+    if status in (401, 403):
+        return ConfigError(
+            f"{endpoint.base_url} refused the API key ({status}: {detail}); "
+            "set api_key in [model] or $STEWARD_API_KEY"
+        )
+    if status == 404:
+        return ConfigError(
+            f"{endpoint.base_url} has no model {endpoint.model!r} ({detail}); check `model` "
+            "in the config (the served model name) or $STEWARD_MODEL"
+        )
+    return ModelOutputError(f"{endpoint.base_url} answered {status}: {detail}")
+
+
+def _detail(exc: openai.APIError) -> str:
+    body = exc.body
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping) and inner.get("message"):
+            return str(inner["message"])[:300]
+    return (exc.message or type(exc).__name__)[:300]
+
+
+def _retry_after(exc: openai.APIStatusError) -> float:
+    value = exc.response.headers.get("retry-after", "")
+    try:
+        return min(max(float(value), 0.0), _MAX_DELAY_S)
+    except ValueError:
+        return 0.0
+
+
+async def send_chat(
+    connections: Connections,
+    endpoint: EndpointConfig,
+    messages: list[dict[str, str]],
+    tally: CallTally,
+    **params: Any,
+) -> ChatCompletion:
+    """One chat completion with bounded retries; counts every request in ``tally.attempts``.
+
+    Retries connection errors, timeouts, 429, 5xx and answers without choices, with
+    exponential backoff and jitter. Then raises ``ServerUnreachableError`` (connection
+    failures) or ``ModelOutputError``; 4xx other than 429 are raised at once
+    (``RequestRejected`` for 400/422, ``ConfigError`` for 401/403/404).
+    """
+    import openai
+
+    client = connections.client(endpoint)
+    semaphore = connections.semaphore(endpoint)
+    request: dict[str, Any] = {
+        "model": endpoint.model,
+        "messages": messages,
+        "temperature": endpoint.temperature,
+        "top_p": endpoint.top_p,
+        "max_tokens": endpoint.max_tokens,
+        "timeout": endpoint.timeout_s,
+    }
+    if endpoint.seed is not None:
+        request["seed"] = endpoint.seed
+    request.update(params)
+    tries = endpoint.max_retries + 1
+    unreachable = False
+    detail = ""
+    for attempt in range(tries):
+        extra_wait = 0.0
+        tally.attempts += 1
+        try:
+            async with semaphore:
+                response = await client.chat.completions.create(**request)
+            if isinstance(getattr(response, "choices", None), list) and response.choices:
+                return response  # type: ignore[no-any-return]
+            unreachable, detail = False, "the server returned no choices"
+        except openai.APITimeoutError:
+            unreachable, detail = False, f"timed out after {endpoint.timeout_s:g}s"
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__
+            unreachable, detail = True, str(cause or exc) or "connection failed"
+        except openai.APIStatusError as exc:
+            if exc.status_code != 429 and exc.status_code < 500:
+                raise _status_error(endpoint, exc) from None
+            unreachable, detail = False, f"HTTP {exc.status_code}: {_detail(exc)}"
+            if exc.status_code == 429:
+                extra_wait = _retry_after(exc)
+        except openai.APIError as exc:
+            raise ModelOutputError(f"{endpoint.base_url}: bad response: {_detail(exc)}") from None
+        if attempt + 1 < tries:
+            delay = endpoint.backoff_s * (2**attempt) * random.uniform(0.5, 1.5)
+            delay = max(min(delay, _MAX_DELAY_S), extra_wait)
+            logger.info(
+                "%s: %s; retry %d/%d in %.2fs",
+                endpoint.base_url,
+                detail,
+                attempt + 1,
+                tries - 1,
+                delay,
+            )
+            await asyncio.sleep(delay)
+    if unreachable:
+        raise ServerUnreachableError(endpoint.base_url, detail)
+    raise ModelOutputError(
+        f"model {endpoint.model!r} at {endpoint.base_url} failed after {tries} attempt(s): {detail}"
+    )
