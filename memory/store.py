@@ -156,9 +156,21 @@ class MemoryStore:
 
     # -- reading and housekeeping ----------------------------------------------------------
 
+    @overload
+    def list(
+        self, kind: Literal["guideline"], *, task_token: str | None = None, limit: int | None = 100
+    ) -> builtins.list[GuidelineEntry]: ...
+    @overload
+    def list(
+        self, kind: Literal["expertise"], *, task_token: str | None = None, limit: int | None = 100
+    ) -> builtins.list[ExpertiseEntry]: ...
+    @overload
     def list(
         self, kind: Kind | None = None, *, task_token: str | None = None, limit: int | None = 100
-    ) -> builtins.list[Entry]:
+    ) -> builtins.list[Entry]: ...
+    def list(
+        self, kind: Kind | None = None, *, task_token: str | None = None, limit: int | None = 100
+    ) -> builtins.list[Entry] | builtins.list[GuidelineEntry] | builtins.list[ExpertiseEntry]:
         """Entries, most recently updated first; ``task_token`` keeps expertise of that token
         and guidelines whose graph uses it."""
 
