@@ -17,7 +17,7 @@ from modelclient.embedded import (
     start_server,
     stop_server,
 )
-from modelclient.embedded_process import pid_alive
+from modelclient.embedded_process import server_alive
 
 _PROBE_KEYS = ("mode", "json_schema", "json_object", "tool_calls")
 
@@ -71,7 +71,7 @@ def _stay_attached(settings: ServerSettings, info: ServerInfo) -> None:
     """Keep the terminal until Ctrl-C (then stop the server) or until the server exits."""
     click.echo("Running in the foreground; Ctrl-C stops the server.", err=True)
     try:
-        while pid_alive(info.pid):
+        while server_alive(info):
             time.sleep(1.0)
     except KeyboardInterrupt:
         click.echo("Stopping the embedded server...", err=True)

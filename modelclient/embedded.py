@@ -19,12 +19,15 @@ from core.paths import cache_dir
 from modelclient.embedded_install import ensure_model, ensure_venv
 from modelclient.embedded_process import (
     build_command,
+    kill_leftovers,
     launch,
     log_tail,
-    pid_alive,
+    process_start_ticks,
     read_state,
     remove_state,
+    same_boot,
     served_models,
+    server_alive,
     state_lock,
     stop_group,
     write_state,
@@ -92,7 +95,7 @@ def _wait_ready(settings: ServerSettings, info: ServerInfo, progress: Progress) 
         models = served_models(info.base_url, timeout_s=2.0)
         if models is not None and info.model in models:
             return elapsed
-        if not pid_alive(info.pid):
+        if not server_alive(info):
             tail = "\n".join(log_tail(settings.log_file, lines=15))
             raise EmbeddedServerError(
                 f"the vLLM server exited during start-up; log: {settings.log_file}\n{tail}"
@@ -117,7 +120,7 @@ def start_server(settings: ServerSettings, progress: Progress = no_progress) -> 
     """
     with state_lock(settings):
         info = read_state(settings)
-        if info is not None and pid_alive(info.pid):
+        if info is not None and server_alive(info):
             _check_compatible(settings, info)
             if served_models(info.base_url) is None:
                 progress(f"the embedded server (pid {info.pid}) is starting; waiting")
@@ -141,6 +144,7 @@ def start_server(settings: ServerSettings, progress: Progress = no_progress) -> 
         info = ServerInfo(
             pid=pid,
             pgid=pgid,
+            start_ticks=process_start_ticks(pid),
             port=settings.port,
             base_url=settings.base_url,
             model=settings.served_model_name,
@@ -164,7 +168,11 @@ def start_server(settings: ServerSettings, progress: Progress = no_progress) -> 
 def _clean_stale(settings: ServerSettings, info: ServerInfo) -> None:
     """The recorded server is gone: end any worker it left behind and forget it."""
     logger.info("removing stale server state (pid %s is gone)", info.pid)
-    stop_group(info.pid, info.pgid, timeout_s=5.0)
+    if same_boot(info):
+        markers = ("VLLM::", "vllm.entrypoints", str(settings.venv_dir))
+        leftovers = kill_leftovers(info.pgid, markers)
+        if leftovers:
+            logger.info("killed processes %s left behind by the dead server", leftovers)
     remove_state(settings)
 
 
@@ -175,9 +183,12 @@ def stop_server(settings: ServerSettings) -> bool:
         info = read_state(settings)
         if info is None:
             return False
-        was_running = stop_group(info.pid, info.pgid, timeout_s=10.0)
+        if not server_alive(info):
+            _clean_stale(settings, info)
+            return False
+        stop_group(info.pid, info.pgid, timeout_s=10.0)
         remove_state(settings)
-        return was_running
+        return True
 
 
 def read_probe(base_url: str, model: str, path: Path | None = None) -> dict[str, Any] | None:
@@ -207,7 +218,7 @@ def server_status(settings: ServerSettings) -> ServerStatus:
     """Whether the embedded server runs and answers; a state file whose process is gone is
     cleaned up (``stale_state_removed``)."""
     info = read_state(settings)
-    if info is None or not pid_alive(info.pid):
+    if info is None or not server_alive(info):
         if info is not None:
             with state_lock(settings):
                 _clean_stale(settings, info)
@@ -239,10 +250,10 @@ def ensure_running(
     """The running embedded server, for ``steward run`` without ``--base-url``: started when
     it is not running and ``autostart`` is set, else ``ServerUnreachableError``."""
     info = read_state(settings)
-    if info is not None and pid_alive(info.pid) and served_models(info.base_url) is not None:
+    if info is not None and server_alive(info) and served_models(info.base_url) is not None:
         return info
     if not autostart:
-        detail = "still starting" if info is not None and pid_alive(info.pid) else "not running"
+        detail = "still starting" if info is not None and server_alive(info) else "not running"
         raise ServerUnreachableError(
             settings.base_url, detail=detail, hint="start it with `steward serve`"
         )

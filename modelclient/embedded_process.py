@@ -141,6 +141,44 @@ def pid_alive(pid: int) -> bool:
     return fields is None or fields[0] != "Z"
 
 
+def process_start_ticks(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (``/proc``); None if unknown."""
+    fields = _stat_fields(pid)
+    try:
+        return int(fields[19]) if fields else None
+    except (IndexError, ValueError):
+        return None
+
+
+def boot_time() -> float | None:
+    """Unix time this machine booted (``btime`` of ``/proc/stat``); None if unknown."""
+    try:
+        for line in (_PROC / "stat").read_text().splitlines():
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def server_alive(info: ServerInfo) -> bool:
+    """True if the recorded server process still exists and is the same process (a pid
+    reused by another program, e.g. after a reboot, does not count)."""
+    if not pid_alive(info.pid):
+        return False
+    if info.start_ticks is None:
+        return True
+    now = process_start_ticks(info.pid)
+    return now is None or now == info.start_ticks
+
+
+def same_boot(info: ServerInfo) -> bool:
+    """True unless the machine rebooted since ``info`` was recorded (then its pids and
+    process groups mean other processes)."""
+    booted = boot_time()
+    return booted is None or booted <= info.started_at + 1.0
+
+
 def group_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes of process group ``pgid``."""
     if not _PROC.is_dir():
@@ -157,6 +195,22 @@ def group_members(pgid: int) -> list[int]:
         if fields and fields[2] == str(pgid) and fields[0] != "Z":
             members.append(int(entry.name))
     return members
+
+
+def kill_leftovers(pgid: int, markers: tuple[str, ...]) -> list[int]:
+    """SIGKILL the members of ``pgid`` whose command line contains one of ``markers``: the
+    workers a dead server left behind, and never an unrelated group that reused the number."""
+    killed = []
+    for pid in group_members(pgid):
+        try:
+            cmdline = (_PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if any(marker in cmdline for marker in markers):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+    return killed
 
 
 def stop_group(pid: int, pgid: int, timeout_s: float = 10.0) -> bool:

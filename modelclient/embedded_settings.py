@@ -109,6 +109,8 @@ class ServerInfo(BaseModel):
     """Process id of the vLLM API server."""
     pgid: int
     """Its process group (the server and its engine workers); stop signals go to the group."""
+    start_ticks: int | None = None
+    """When the process started (clock ticks since boot), to tell it from a reused pid."""
     port: int
     """Listening port."""
     base_url: str

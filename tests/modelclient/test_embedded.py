@@ -5,8 +5,10 @@ tiny fake server. Tests marked ``vllm`` talk to a real server at ``$STEWARD_VLLM
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +39,7 @@ from modelclient.embedded_process import (
     build_command,
     build_env,
     pid_alive,
+    process_start_ticks,
     read_state,
     stop_group,
     write_state,
@@ -172,6 +175,29 @@ def test_stale_state_is_detected_and_removed(settings: ServerSettings) -> None:
     assert not stop_server(settings)
 
 
+def test_stale_cleanup_kills_workers_left_behind(settings: ServerSettings) -> None:
+    code = (
+        "import subprocess, time; p = subprocess.Popen(['sleep', '60']); "
+        "print(p.pid, flush=True); time.sleep(60)"
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-c", code, "VLLM::Worker"], start_new_session=True, stdout=subprocess.PIPE
+    )
+    try:
+        assert worker.stdout is not None
+        bystander = int(worker.stdout.readline())  # same process group, not vLLM-like
+        write_state(settings, _info(settings, pid=_dead_pid(), pgid=worker.pid))
+        assert server_status(settings).stale_state_removed
+        worker.wait(timeout=5)
+        assert pid_alive(bystander)  # only what looks like vLLM is killed
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+        assert worker.stdout is not None
+        worker.stdout.close()
+
+
 def test_stop_kills_the_process_group(settings: ServerSettings) -> None:
     proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:
@@ -182,6 +208,23 @@ def test_stop_kills_the_process_group(settings: ServerSettings) -> None:
         assert not pid_alive(proc.pid)
         assert not settings.state_file.exists()
         assert not stop_server(settings)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_reused_pid_is_not_taken_for_the_server(settings: ServerSettings) -> None:
+    proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        info = _info(settings, pid=proc.pid, pgid=os.getpgid(proc.pid))
+        ticks = process_start_ticks(proc.pid)
+        assert ticks is not None
+        write_state(settings, info.model_copy(update={"start_ticks": ticks + 1}))
+        status = server_status(settings)
+        assert not status.running and status.stale_state_removed
+        write_state(settings, info.model_copy(update={"start_ticks": ticks + 1, "started_at": 0}))
+        assert not stop_server(settings)  # recorded before this boot: its group is not ours
+        assert pid_alive(proc.pid)
     finally:
         proc.kill()
         proc.wait()
