@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from cli import memory_render as render
+from core.errors import UserError
 from memory import (
     ENV_DB,
     KINDS,
@@ -133,7 +134,10 @@ def export_cmd(ctx: click.Context, file: str) -> None:
     if file == "-":
         click.echo(text, nl=False)
         return
-    Path(file).write_text(text, encoding="utf-8")
+    try:
+        Path(file).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {file}: {exc}") from None
     click.echo(
         f"Exported {len(doc['guidelines'])} guidelines and {len(doc['expertise'])} expertise "
         f"entries to {file}",

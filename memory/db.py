@@ -70,8 +70,10 @@ class Connection:
     ) -> None:
         self.path = str(path)
         self.retries = retries
+        self.busy_timeout = busy_timeout
         self.lock = threading.RLock()
-        self.conn = self._connect(busy_timeout)
+        self.conn = self._connect()
+        self._pid = os.getpid()
         try:
             # Read-only checks first: a corrupt or newer file must be left exactly as it is.
             self.read(lambda db: check_schema(db.conn, self.path))
@@ -88,7 +90,7 @@ class Connection:
         """The sqlite-utils view of the connection (use only inside :meth:`read`/:meth:`write`)."""
         return self._db
 
-    def _connect(self, busy_timeout: float) -> sqlite3.Connection:
+    def _connect(self) -> sqlite3.Connection:
         if self.path != ":memory:":
             target = Path(self.path)
             if target.is_dir():
@@ -96,11 +98,11 @@ class Connection:
             target.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = sqlite3.connect(
-                self.path, timeout=busy_timeout, check_same_thread=False, isolation_level=None
+                self.path, timeout=self.busy_timeout, check_same_thread=False, isolation_level=None
             )
         except sqlite3.Error as exc:
             raise MemoryStoreError(f"cannot open memory database {self.path}: {exc}") from exc
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
         self._db = Database(conn, execute_plugins=False)
         return conn
 
@@ -141,7 +143,20 @@ class Connection:
             f"memory database {self.path} stayed locked by other writers; could not {what} ({last})"
         )
 
+    def _after_fork(self) -> None:
+        """A forked child must not use its parent's connection: open its own (a ``:memory:``
+        database is a private copy after a fork, so it keeps that one). The inherited
+        connection is deliberately not closed: closing it could disturb the parent's locks."""
+        self.lock = threading.RLock()
+        if self.path != ":memory:":
+            self.conn = self._connect()
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+        self._pid = os.getpid()
+        log.debug("memory database %s: reopened in forked process %d", self.path, self._pid)
+
     def _transaction(self, fn: Callable[[Database], T], begin: str) -> T:
+        if os.getpid() != self._pid:
+            self._after_fork()
         with self.lock:
             if self.conn.in_transaction:  # nested call from inside a transaction of ours
                 return fn(self._db)

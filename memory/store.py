@@ -26,8 +26,6 @@ from memory.rows import TABLES, expertise_from_row, from_row, guideline_from_row
 
 log = logging.getLogger("steward.memory")
 
-_ORDER_USEFUL = "successes DESC, updated_at DESC, id DESC"
-
 
 def _kinds(kind: Kind | None) -> tuple[Kind, ...]:
     if kind is None:
@@ -255,8 +253,7 @@ class MemoryStore:
         return self._conn.write(write)
 
     def stats(self) -> dict[str, Any]:
-        """Counts per kind and per task token, successes and uses."""
-
+        """``{"path", "guidelines": {count, successes, uses, by_token}, "expertise": {...}}``."""
         return {"path": self.path, **self._conn.read(read_stats)}
 
     # -- export / import -------------------------------------------------------------------
@@ -287,7 +284,6 @@ class MemoryStore:
         nothing. Returns ``{"guidelines": {"added", "merged", "evicted"}, "expertise": {...}}``.
         """
         document = validate_document(doc)
-
         counts = self._conn.write(
             lambda db: import_document(
                 db, document, self.max_guidelines, self.max_expertise_per_token

@@ -182,3 +182,9 @@ def test_corrupt_db_is_a_clean_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "not a readable sqlite database" in result.stderr
     assert bad.read_bytes() == b"garbage" * 100
+
+
+def test_export_to_unwritable_path(db: Path, tmp_path: Path) -> None:
+    result = run("export", str(tmp_path / "missing" / "dir" / "out.json"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: cannot write")

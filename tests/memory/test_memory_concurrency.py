@@ -6,7 +6,7 @@ import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from memory import GuidelineEntry, MemoryStore
+from memory import ExpertiseEntry, GuidelineEntry, MemoryStore
 from tests.memory.mp_worker import write_entries, write_with
 
 THREADS, WRITES = 8, 25
@@ -50,3 +50,17 @@ def test_processes_writing_one_fresh_file(db_file: Path) -> None:
         proc.join(timeout=120)
     assert [proc.exitcode for proc in procs] == [0, 0, 0]
     _check(db_file, 3, WRITES)
+
+
+def test_store_inherited_by_forked_processes(db_file: Path) -> None:
+    with MemoryStore(db_file) as store:
+        store.add_expertise(ExpertiseEntry(task_token="<app:p>", subtask="made by the parent"))
+        ctx = multiprocessing.get_context("fork")
+        procs = [ctx.Process(target=write_with, args=(store, w, 5)) for w in range(2)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(timeout=60)
+        assert [proc.exitcode for proc in procs] == [0, 0]
+        store.add_expertise(ExpertiseEntry(task_token="<app:p>", subtask="parent again later"))
+        assert store.stats()["expertise"]["count"] == 2 * 5 + 2
