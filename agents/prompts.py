@@ -120,18 +120,18 @@ def _tool_line(tool: Tool) -> str:
 
 
 def staff_system(name: str, description: str, notes: str, tools: Sequence[Tool]) -> str:
+    """The staff agent's system prompt; the tool list comes last so a cut keeps the rules."""
     tool_lines = "\n".join(_tool_line(t) for t in tools)
     text = (
         f"You operate the {name} app. {_first_sentence(description, 300)}\n"
-        f"Tools:\n{tool_lines}\n"
         "Each turn, call ONE tool: reply with JSON "
         '{"thought": "...", "tool": "<tool name>", "arguments": {...}, "result": ""}. '
         'When the subtask is done, reply with tool "finish" and put in "result" what was done '
         "and every id, number or name that others may need.\n" + UNTRUSTED
     )
     if notes:
-        text += f"\nNotes: {notes}"
-    return text
+        text += f"\nNotes:\n{notes}"
+    return text + f"\nTools:\n{tool_lines}"
 
 
 def staff_task(
@@ -212,3 +212,34 @@ def answer_messages(
         ),
         ChatMessage(role="user", content="\n".join(lines)),
     ]
+
+
+def fit(messages: list[ChatMessage], max_chars: int) -> list[ChatMessage]:
+    """Shrink ``messages`` to about ``max_chars`` characters for a small context window.
+
+    Drops the oldest exchanges after the system prompt and the task first, then cuts the longest
+    messages. The run record keeps everything; only the prompt is shortened.
+    """
+    def size(msgs: list[ChatMessage]) -> int:
+        return sum(len(m.content) for m in msgs)
+
+    if size(messages) <= max_chars:
+        return messages
+    head, rest = messages[:2], messages[2:]
+    while len(rest) > 2 and size(head) + size(rest) > max_chars:
+        rest = rest[2:]  # the oldest exchange; the latest one always stays
+    out = [*head, *rest]
+    excess = size(out) - max_chars
+    while excess > 0:
+        # cut the longest message, the system prompt only when nothing else is long
+        candidates = [i for i in range(1, len(out)) if len(out[i].content) > 400] or [0]
+        longest = max(candidates, key=lambda i: len(out[i].content))
+        content = out[longest].content
+        keep = max(200, len(content) - excess - 40)
+        if keep >= len(content):
+            break
+        out[longest] = ChatMessage(
+            role=out[longest].role, content=content[:keep] + " ...[cut to fit the context]"
+        )
+        excess = size(out) - max_chars
+    return out

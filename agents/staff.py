@@ -132,13 +132,17 @@ class StaffAgent:
 
     async def query(self, attempt: Attempt, task: str) -> Action | None:
         """Ask the model for the next action; ``None`` if its output never validated."""
-        messages = [
-            ChatMessage(role="system", content=self.system),
-            ChatMessage(role="user", content=task),
-            *prompts.step_messages(
-                attempt.steps[-self.settings.history_steps :], self.settings.observation_chars
-            ),
-        ]
+        messages = prompts.fit(
+            [
+                ChatMessage(role="system", content=self.system),
+                ChatMessage(role="user", content=task),
+                *prompts.step_messages(
+                    attempt.steps[-self.settings.history_steps :],
+                    self.settings.observation_chars,
+                ),
+            ],
+            self.settings.prompt_chars,
+        )
         self.budget.check()
         try:
             completion = await self.model.complete(

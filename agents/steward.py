@@ -13,7 +13,7 @@ from agents.plan import SchedulingGraph, plan_schema, validate_graph
 from agents.records import VERDICT_SCHEMA, Attempt, SubtaskRecord, Verdict
 from agents.repair import repair_graph
 from agents.settings import AgentSettings
-from core.errors import PlanInvalidError
+from core.errors import ModelOutputError, PlanInvalidError
 from core.usage import CallRecord
 from modelclient.base import ChatMessage, Completion, Model
 
@@ -63,7 +63,7 @@ class StewardAgent:
     ) -> Completion:
         self.budget.check()
         completion = await self.models(STEWARD).complete(
-            messages, schema=schema, schema_name=purpose, role=STEWARD, purpose=purpose
+            prompts.fit(messages, self.settings.prompt_chars), schema=schema, schema_name=purpose, role=STEWARD, purpose=purpose
         )
         self.budget.charge(completion.record.usage)
         return completion
@@ -152,7 +152,16 @@ class StewardAgent:
         messages = prompts.evaluate_messages(
             record, attempt, signals, self.settings.observation_chars
         )
-        completion = await self._call(messages, "evaluate", VERDICT_SCHEMA)
+        try:
+            completion = await self._call(messages, "evaluate", VERDICT_SCHEMA)
+        except ModelOutputError as exc:
+            # no verdict is not a success: count it as a failure the retry can still fix
+            return Verdict(
+                success=False,
+                failure_kind="other",
+                tips=_default_tip(attempt.status) if hard_failure else "",
+                overridden=f"the evaluation never validated: {exc}",
+            )
         raw = completion.data if isinstance(completion.data, dict) else {}
         verdict = Verdict(
             success=bool(raw.get("success")),

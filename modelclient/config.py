@@ -60,7 +60,7 @@ class EndpointConfig(BaseModel):
     """Sampling temperature; 0 means greedy."""
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     """Nucleus sampling mass."""
-    max_tokens: int = Field(default=512, ge=1)
+    max_tokens: int = Field(default=384, ge=1)
     """Upper bound on completion tokens per request."""
     seed: int | None = None
     """Sampling seed, if the server supports one."""

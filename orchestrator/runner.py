@@ -291,20 +291,26 @@ class Orchestrator:
                 expertise, found = self.experience.expertise_for(spec.token, sub["instruction"])
                 self._retrieved.setdefault("expertise", {})[sub["id"]] = found
             tips = ""
-            for number in range(1, self.settings.max_retries + 2):
-                attempt = await staff.attempt(
-                    sub["instruction"],
-                    number=number,
-                    inputs=item["inputs"],
-                    tips=tips,
-                    expertise=expertise,
-                )
-                attempt.verdict = await self.steward.evaluate(record, attempt)
-                record.history.append(attempt)
-                self._emit("verdict", sub["id"], _verdict_event(attempt))
-                if attempt.verdict.success:
-                    break
-                tips = attempt.verdict.tips
+            try:
+                for number in range(1, self.settings.max_retries + 2):
+                    attempt = await staff.attempt(
+                        sub["instruction"],
+                        number=number,
+                        inputs=item["inputs"],
+                        tips=tips,
+                        expertise=expertise,
+                    )
+                    record.history.append(attempt)
+                    attempt.verdict = await self.steward.evaluate(record, attempt)
+                    self._emit("verdict", sub["id"], _verdict_event(attempt))
+                    if attempt.verdict.success:
+                        break
+                    tips = attempt.verdict.tips
+            except BaseException:
+                # keep what was done so far in the record; a resume runs the subtask again
+                record.usage = Usage.total(a.usage for a in record.history)
+                self.store.save_detail(self._run_id, record.id, record.model_dump(mode="json"))
+                raise
             ref = f"after:{sub['id']}"
             self.store.save_snapshot(self._run_id, ref, spec.name, app.snapshot())
         last = record.history[-1]
