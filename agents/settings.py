@@ -34,5 +34,7 @@ class AgentSettings(BaseModel):
     duplicate ids); off makes an invalid plan end the run."""
     compose_answer: bool = True
     """Ask the steward to write the final answer (else: the subtasks' key information)."""
+    parallel: bool = True
+    """Run ready subtasks at the same time; off runs one subtask at a time (an ablation)."""
     evaluate: bool = True
     """Adjusted Evaluation on; off accepts every finished attempt (an ablation)."""

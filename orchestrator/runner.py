@@ -243,6 +243,8 @@ class Orchestrator:
                 subtasks.get(d, {}).get("status") == "succeeded" for d in node["needs"]
             ):
                 update[node["id"]] = {**sub, "status": "running"}
+                if not self.settings.parallel:
+                    break
         return {"subtasks": update} if update else {}
 
     def _route(self, state: RunState) -> list[Hashable] | str:

@@ -296,3 +296,19 @@ async def test_parallel_stage_killed_keeps_the_finished_branch(
     assert record.status == "succeeded"
     assert models["<app:notes>"].calls == []
     assert orch2.world.get("notes").notes == {"N1": "alpha"}  # type: ignore[attr-defined]
+
+
+async def test_sequential_ablation_runs_one_subtask_at_a_time(
+    tmp_path: Path, store: RunStore
+) -> None:
+    orch, _ = make(
+        tmp_path,
+        store,
+        steward_fn([PARALLEL], judge_all_ok),
+        delay=0.05,
+        settings=AgentSettings(parallel=False),
+    )
+    record = await orch.run("Add a note 'alpha' and mail 'hi' to ann")
+    a, b = sorted(record.subtasks, key=lambda s: s.started_at)
+    assert a.status == b.status == "succeeded"
+    assert a.ended_at <= b.started_at
