@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from modelclient.base import ChatMessage
 from modelclient.config import EndpointConfig, StructuredMode
 from modelclient.engine import CallTally, ModelBase, Reply, Tracer
-from modelclient.probe import ProbeResult, run_probe, save_probe
+from modelclient.probe import ProbeResult, remember_probe, run_probe, save_probe
 from modelclient.structured import schema_prompt
 from modelclient.transport import Connections, ProbeState, RequestRejected, send_chat
 
@@ -64,6 +64,12 @@ class OpenAIModel(ModelBase):
         if self._owns_connections:
             await self._connections.aclose()
 
+    async def __aenter__(self) -> OpenAIModel:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
     async def probe(self, *, force: bool = False) -> ProbeResult:
         """What the endpoint honours; probed once per (base URL, model) unless ``force``."""
         state = self._probe
@@ -74,6 +80,7 @@ class OpenAIModel(ModelBase):
                 result = await run_probe(self._send_probe, self.endpoint.base_url, self.name)
                 state.result = result
                 state.rejected.clear()
+                remember_probe(result)
                 if self.persist_probes:
                     save_probe(result)
         assert state.result is not None
@@ -148,6 +155,7 @@ class OpenAIModel(ModelBase):
             flags: dict[str, Any] = {m: False for m in refused if m != "repair"}
             result = result.model_copy(update={**flags, "mode": working})
             self._probe.result = result
+            remember_probe(result)
             if self.persist_probes:
                 save_probe(result)
 

@@ -38,6 +38,7 @@ PROBE_SCHEMA: dict[str, Any] = {
 """The schema every probe request asks for."""
 
 _PROBE_MAX_TOKENS = 32
+_KNOWN: dict[str, ProbeResult] = {}  # probed in this process, by probe_key
 _TOOL = "report_status"
 
 Send = Callable[[list[dict[str, str]], dict[str, Any]], Awaitable["ChatCompletion"]]
@@ -149,6 +150,16 @@ async def run_probe(send: Send, base_url: str, model: str) -> ProbeResult:
     )
     logger.info("probe %s %s: mode %s", base_url, model, mode)
     return result
+
+
+def known_probe(base_url: str, model: str) -> ProbeResult | None:
+    """The result of an earlier probe of this endpoint in this process, if any."""
+    return _KNOWN.get(probe_key(base_url, model))
+
+
+def remember_probe(result: ProbeResult) -> None:
+    """Keep ``result`` for later pools in this process (see :func:`known_probe`)."""
+    _KNOWN[probe_key(result.base_url, result.model)] = result
 
 
 def probes_path() -> Path:

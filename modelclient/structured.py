@@ -220,6 +220,18 @@ def schema_prompt(schema: dict[str, Any]) -> str:
     )
 
 
+def schema_in_prompt(text: str) -> dict[str, Any] | None:
+    """The schema that :func:`schema_prompt` put into ``text`` (the last one), if any."""
+    at = text.rfind(SCHEMA_MARKER)
+    if at < 0:
+        return None
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text[at + len(SCHEMA_MARKER) :].lstrip())
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def reask_prompt(problem: str, *, truncated: bool = False) -> str:
     """The user message sent after an invalid answer; states the exact problem."""
     if truncated:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from modelclient.examples import example_instance
 from modelclient.probe import PROBE_SCHEMA
-from modelclient.structured import SCHEMA_MARKER
+from modelclient.structured import schema_in_prompt
 
 logger = logging.getLogger("steward.modelclient.stub")
 
@@ -252,7 +252,7 @@ class StubServer:
     ) -> tuple[str | None, list[dict[str, Any]] | None]:
         fmt_schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
         tool_schema = _forced_tool(body, tools)
-        prompt_schema = _prompt_schema(body.get("messages") or [])
+        prompt_schema = _prompt_schema(body)
         is_probe = PROBE_SCHEMA in (fmt_schema, prompt_schema, tool_schema and tool_schema[1])
         with self._lock:
             item = self._answers.popleft() if self._answers and not is_probe else None
@@ -284,18 +284,11 @@ def _forced_tool(body: dict[str, Any], tools: list[dict[str, Any]]) -> tuple[str
     return None
 
 
-def _prompt_schema(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
-    for message in reversed(messages):
-        content = str(message.get("content") or "")
-        at = content.rfind(SCHEMA_MARKER)
-        if at < 0:
-            continue
-        try:
-            value, _ = json.JSONDecoder().raw_decode(content[at + len(SCHEMA_MARKER) :].lstrip())
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict):
-            return value
+def _prompt_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    for message in reversed(body.get("messages") or []):
+        schema = schema_in_prompt(str(message.get("content") or ""))
+        if schema is not None:
+            return schema
     return None
 
 

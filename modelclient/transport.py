@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 from core.errors import ConfigError, ModelOutputError, ServerUnreachableError
 from modelclient.config import EndpointConfig, StructuredMode
 from modelclient.engine import CallTally
+from modelclient.probe import ProbeResult, known_probe
 
 if TYPE_CHECKING:  # openai is imported lazily: it takes half a second
     import openai
     from openai.types.chat import ChatCompletion
 
-    from modelclient.probe import ProbeResult
 
 logger = logging.getLogger("steward.modelclient")
 
@@ -79,7 +79,7 @@ class Connections:
         key = (endpoint.base_url, endpoint.model)
         state = self._probes.get(key)
         if state is None:
-            state = self._probes[key] = ProbeState()
+            state = self._probes[key] = ProbeState(result=known_probe(*key))
         return state
 
     async def aclose(self) -> None:

@@ -75,7 +75,7 @@ def test_roles_merge_over_default(tmp_path: Path) -> None:
     messaging = cfg.resolve("<app:messaging>")
     assert messaging.model == "messaging-lora"
     assert messaging.temperature == 0.3
-    assert messaging.max_tokens == 512
+    assert messaging.max_tokens == EndpointConfig().max_tokens
     assert cfg.resolve("<app:unknown>") == cfg.default
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from modelclient import JSONExtractError, extract_json, schema_prompt, validate
 from modelclient.examples import example_instance
-from modelclient.structured import SCHEMA_MARKER, _validator
+from modelclient.structured import SCHEMA_MARKER, _validator, schema_in_prompt
 
 PLAN = {
     "type": "object",
@@ -89,6 +89,8 @@ def test_schema_prompt_carries_the_schema() -> None:
     assert SCHEMA_MARKER in text
     tail = text.split(SCHEMA_MARKER, 1)[1]
     assert json.loads(tail) == PLAN
+    assert schema_in_prompt(f"You plan.\n\n{text}\n\nBe brief.") == PLAN
+    assert schema_in_prompt("no schema here") is None
 
 
 @pytest.mark.parametrize(

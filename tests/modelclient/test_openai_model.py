@@ -56,7 +56,8 @@ async def test_text_call_records_usage(stub: StubServer, make_model: MakeModel) 
     assert rec.usage.latency_s > 0 and rec.started_at > 0
     assert rec.prompt == [m.model_dump() for m in HI]
     assert rec.output == out.text and rec.error is None
-    assert stub.requests[0]["temperature"] == 0.0 and stub.requests[0]["max_tokens"] == 512
+    sent = stub.requests[0]
+    assert sent["temperature"] == 0.0 and sent["max_tokens"] == EndpointConfig().max_tokens
 
 
 async def test_record_prompts_off(stub: StubServer, make_model: MakeModel) -> None:
@@ -240,7 +241,7 @@ async def test_pool_shares_models_clients_and_probes(stub: StubServer) -> None:
     records: list[CallRecord] = []
     config = ModelsConfig(
         default=fast(stub.url),
-        roles={"steward": RoleOverride(max_tokens=64), "<app:x>": RoleOverride(max_tokens=512)},
+        roles={"steward": RoleOverride(max_tokens=64), "<app:x>": RoleOverride(temperature=0.0)},
     )
     async with ModelPool(config, tracer=records.append) as pool:
         assert pool.for_role("<app:x>") is pool.for_role("<app:y>")
@@ -252,3 +253,13 @@ async def test_pool_shares_models_clients_and_probes(stub: StubServer) -> None:
     assert len(stub.requests) == 3 + 2  # one probe for the shared (base_url, model)
     assert [r.role for r in records] == ["steward", "<app:x>"]
     assert stub.requests[-2]["max_tokens"] == 64
+
+
+async def test_probe_is_reused_by_later_pools(stub: StubServer) -> None:
+    for _ in range(2):
+        async with ModelPool(ModelsConfig(default=fast(stub.url))) as pool:
+            await pool.for_role("steward").complete(HI, schema=SCHEMA)
+    assert len(stub.requests) == 3 + 2
+    async with ModelPool(ModelsConfig(default=fast(stub.url))) as pool:
+        await pool.probe(force=True)
+    assert len(stub.requests) == 3 + 2 + 3
