@@ -1,6 +1,7 @@
 """The embedded server's management, without vLLM: settings, command line, state file, stale
 pids, stopping process groups, install/convert bookkeeping, and a start/stop cycle against a
-tiny fake server. Tests marked ``vllm`` talk to a real server at ``$STEWARD_VLLM_URL``."""
+tiny fake server. Tests marked ``vllm`` (run with ``--run-vllm``) talk to the real embedded
+server, or to ``$STEWARD_VLLM_URL``."""
 
 from __future__ import annotations
 
@@ -412,23 +413,24 @@ def test_cli_status_and_stop_json(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert "NAME=PATH" in result.output
 
 
-# --- against a real server (set STEWARD_VLLM_URL, e.g. http://127.0.0.1:8321/v1) ---------------
+# --- against the real server (`pytest --run-vllm`; STEWARD_VLLM_URL picks another server) -------
 
-VLLM_URL = os.environ.get("STEWARD_VLLM_URL", "")
+
+def _vllm_url() -> str:
+    return os.environ.get("STEWARD_VLLM_URL") or embedded_base_url()
+
+
 VLLM_MODEL = os.environ.get("STEWARD_VLLM_MODEL", "smollm2-135m-instruct")
-needs_vllm = pytest.mark.skipif(not VLLM_URL, reason="set STEWARD_VLLM_URL to a running server")
 
 
 @pytest.mark.vllm
-@needs_vllm
 def test_real_server_lists_its_model() -> None:
     from modelclient.embedded_process import served_models
 
-    assert VLLM_MODEL in (served_models(VLLM_URL.rstrip("/"), timeout_s=10) or [])
+    assert VLLM_MODEL in (served_models(_vllm_url().rstrip("/"), timeout_s=10) or [])
 
 
 @pytest.mark.vllm
-@needs_vllm
 async def test_real_server_chat_with_schema_enum_and_usage() -> None:
     from openai import AsyncOpenAI
 
@@ -438,7 +440,7 @@ async def test_real_server_chat_with_schema_enum_and_usage() -> None:
         "required": ["app"],
         "additionalProperties": False,
     }
-    async with AsyncOpenAI(base_url=VLLM_URL, api_key="EMPTY", max_retries=0) as client:
+    async with AsyncOpenAI(base_url=_vllm_url(), api_key="EMPTY", max_retries=0) as client:
         response = await client.chat.completions.create(
             model=VLLM_MODEL,
             messages=[{"role": "user", "content": "Which app posts a tweet?"}],
@@ -454,11 +456,10 @@ async def test_real_server_chat_with_schema_enum_and_usage() -> None:
 
 
 @pytest.mark.vllm
-@needs_vllm
 async def test_real_server_eight_concurrent_requests() -> None:
     from openai import AsyncOpenAI
 
-    async with AsyncOpenAI(base_url=VLLM_URL, api_key="EMPTY", max_retries=0) as client:
+    async with AsyncOpenAI(base_url=_vllm_url(), api_key="EMPTY", max_retries=0) as client:
         responses = await asyncio.gather(
             *(
                 client.chat.completions.create(
