@@ -152,10 +152,14 @@ def plan_schema(tokens: Collection[str], *, max_nodes: int = 32) -> dict[str, An
                 "items": {
                     "type": "object",
                     "properties": {
-                        "id": {"type": "string"},
+                        "id": {"type": "string", "maxLength": 16},
                         "task_token": {"type": "string", "enum": sorted(tokens)},
-                        "instruction": {"type": "string"},
-                        "needs": {"type": "array", "items": {"type": "string"}},
+                        "instruction": {"type": "string", "maxLength": 400},
+                        "needs": {
+                            "type": "array",
+                            "maxItems": max_nodes,
+                            "items": {"type": "string", "maxLength": 16},
+                        },
                     },
                     "required": ["id", "task_token", "instruction", "needs"],
                     "additionalProperties": False,

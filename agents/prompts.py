@@ -125,9 +125,9 @@ def staff_system(name: str, description: str, notes: str, tools: Sequence[Tool])
     text = (
         f"You operate the {name} app. {_first_sentence(description, 300)}\n"
         "Each turn, call ONE tool: reply with JSON "
-        '{"thought": "...", "tool": "<tool name>", "arguments": {...}, "result": ""}. '
-        'When the subtask is done, reply with tool "finish" and put in "result" what was done '
-        "and every id, number or name that others may need.\n" + UNTRUSTED
+        '{"thought": "...", "tool": "<tool name>", "arguments": {...}}. '
+        'When the subtask is done, reply {"thought": "...", "tool": "finish", "result": "..."} '
+        "with what was done and every id, number or name that others may need.\n" + UNTRUSTED
     )
     if notes:
         text += f"\nNotes:\n{notes}"

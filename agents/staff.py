@@ -34,18 +34,37 @@ StepCallback = Callable[[Step], None]
 
 
 def action_schema(tools: list[Tool]) -> dict[str, Any]:
-    """JSON Schema of one action: ``tool`` is the enum of the app's tools plus ``finish``."""
-    return {
-        "type": "object",
-        "properties": {
-            "thought": {"type": "string"},
-            "tool": {"type": "string", "enum": [t.name for t in tools] + [FINISH]},
-            "arguments": {"type": "object"},
-            "result": {"type": "string"},
-        },
-        "required": ["thought", "tool", "arguments", "result"],
-        "additionalProperties": False,
-    }
+    """JSON Schema of one action: one variant per tool (its name as a constant and its own
+    argument schema) plus ``finish``. Under constrained decoding the model can only name a tool
+    of this app, with arguments of the right shape; string lengths are capped so a weak model
+    cannot ramble until the token limit."""
+    thought = {"type": "string", "maxLength": 160}
+    variants: list[dict[str, Any]] = [
+        {
+            "type": "object",
+            "properties": {
+                "thought": thought,
+                "tool": {"const": t.name},
+                "arguments": t.parameters or {"type": "object"},
+            },
+            "required": ["thought", "tool", "arguments"],
+            "additionalProperties": False,
+        }
+        for t in tools
+    ]
+    variants.append(
+        {
+            "type": "object",
+            "properties": {
+                "thought": thought,
+                "tool": {"const": FINISH},
+                "result": {"type": "string", "maxLength": 400},
+            },
+            "required": ["thought", "tool", "result"],
+            "additionalProperties": False,
+        }
+    )
+    return {"anyOf": variants}
 
 
 class StaffAgent:

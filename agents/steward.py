@@ -13,7 +13,7 @@ from agents.plan import SchedulingGraph, plan_schema, validate_graph
 from agents.records import VERDICT_SCHEMA, Attempt, SubtaskRecord, Verdict
 from agents.repair import repair_graph
 from agents.settings import AgentSettings
-from core.errors import ModelOutputError, PlanInvalidError
+from core.errors import ModelOutputError, PlanInvalidError, StewardError
 from core.usage import CallRecord
 from modelclient.base import ChatMessage, Completion, Model
 
@@ -106,7 +106,11 @@ class StewardAgent:
         errors: list[str] = []
         graph: SchedulingGraph | None = None
         for round_ in range(self.settings.plan_repairs + 1):
-            completion = await self._call(messages, purpose, schema)
+            try:
+                completion = await self._call(messages, purpose, schema)
+            except StewardError as exc:
+                exc.calls = list(calls)
+                raise
             calls.append(completion.record)
             try:
                 graph = SchedulingGraph.model_validate(completion.data)
@@ -128,10 +132,12 @@ class StewardAgent:
             if not validate_graph(fixed, self.tokens, done=done, max_nodes=self.settings.max_nodes):
                 notes.append("plan repaired in code: " + "; ".join(fixes))
                 return PlanResult(fixed, calls, notes)
-        raise PlanInvalidError(
+        error = PlanInvalidError(
             f"the steward's plan was still invalid after {self.settings.plan_repairs} "
             f"repair round(s): {'; '.join(errors[:3])}"
         )
+        error.calls = list(calls)
+        raise error
 
     async def evaluate(self, record: SubtaskRecord, attempt: Attempt) -> Verdict:
         """Adjusted Evaluation of one attempt; code signals can override a too-kind model."""

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 
 class StewardError(Exception):
-    """Root of every error Steward raises on purpose."""
+    """Root of every error Steward raises on purpose.
+
+    ``record`` is the call record of the model call that failed, when one did; ``calls`` are the
+    records of earlier calls made for the same purpose (a plan's repair rounds), so a run record
+    keeps every call even when the run ends in this error.
+    """
+
+    record: object | None = None
+    calls: list[object] = []  # noqa: RUF012 - replaced per instance, never mutated
 
 
 class UserError(StewardError):

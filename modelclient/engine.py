@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import ModelOutputError
+from core.errors import ModelOutputError, StewardError
 from core.usage import CallRecord, OutputMode, Usage
 from modelclient.base import ChatMessage, Completion
 from modelclient.structured import JSONExtractError, extract_json, reask_prompt, validate
@@ -85,6 +85,7 @@ class ModelBase(ABC):
         convo = list(messages)
         output: str | None = None
         error: str | None = None
+        failure: StewardError | None = None
         data: Any = None
         try:
             for ask in range(self.max_reasks + 1):
@@ -111,6 +112,8 @@ class ModelBase(ABC):
                 ]
         except BaseException as exc:
             error = str(exc) or type(exc).__name__
+            if isinstance(exc, StewardError):
+                failure = exc
             raise
         finally:
             record = CallRecord(
@@ -132,6 +135,8 @@ class ModelBase(ABC):
             )
             if self.tracer is not None:
                 self.tracer(record)
+            if failure is not None:
+                failure.record = record  # so a run record can keep failed calls too
         return Completion(text=output or "", data=data, record=record)
 
 

@@ -33,7 +33,7 @@ from agents.steward import ModelFor, StewardAgent
 from apps.world import World
 from core.errors import BudgetExceededError, RunError, StewardError, UserError
 from core.paths import data_dir
-from core.usage import Usage
+from core.usage import CallRecord, Usage
 from memory.runs import RunStore
 from orchestrator.events import Event, EventCallback
 from orchestrator.record import build_record
@@ -180,6 +180,11 @@ class Orchestrator:
                 error = exc
                 state["status"] = "error"
                 state["error"] = str(exc)
+                lost = [*exc.calls, *([exc.record] if exc.record is not None else [])]
+                state["steward_calls"] = [
+                    *state.get("steward_calls", []),
+                    *(c.model_dump(mode="json") for c in lost if isinstance(c, CallRecord)),
+                ]
             finally:
                 if error is None and state.get("status") not in ("succeeded", "failed"):
                     state["error"] = state.get("error") or "interrupted before the run finished"

@@ -125,6 +125,8 @@ def kind(schema: dict[str, Any] | None) -> str:
         return "plan"
     if "success" in props:
         return "evaluate"
+    if "guideline" in props:
+        return "summarize"
     return "act"
 
 
@@ -141,7 +143,9 @@ def subtask_of(messages: list[ChatMessage]) -> str:
 
 
 def act(tool: str, result: str = "", **arguments: Any) -> dict[str, Any]:
-    return {"thought": "", "tool": tool, "arguments": arguments, "result": result}
+    if tool == "finish":
+        return {"thought": "", "tool": tool, "result": result}
+    return {"thought": "", "tool": tool, "arguments": arguments}
 
 
 def verdict(
