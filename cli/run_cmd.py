@@ -94,7 +94,7 @@ def _echo_json(data: Any) -> None:
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 def run(
-    instruction: str,
+    instruction: str | None,
     scenario_path: str | None,
     base_url: str | None,
     model: str | None,
@@ -111,7 +111,8 @@ def run(
     deadline: float | None,
     quiet: bool,
 ) -> None:
-    """Carry out INSTRUCTION across the apps of a scenario.
+    """Carry out INSTRUCTION across the apps of a scenario (default: the scenario's own
+    example instruction).
 
     The steward plans a scheduling graph of app subtasks, staff agents carry them out (in
     parallel where they do not need each other), the steward checks each result, retries with
@@ -123,9 +124,9 @@ def run(
       steward run "List my files" --scenario my_world.json --json
       steward run "..." --base-url http://gpu-box:8000/v1 --model Qwen/Qwen2.5-7B-Instruct
     """
-    text = check_instruction(instruction)
     registry = default_registry()
     scenario = pick_scenario(scenario_path, registry)
+    text = check_instruction(instruction if instruction is not None else scenario.instruction or "")
     cfg = models_config(registry, config, base_url, model)
     ensure_backend(cfg, autostart=not no_autostart, quiet=quiet)
     settings = AgentSettings(max_steps=max_steps, max_retries=max_retries, max_replans=max_replans)
