@@ -36,7 +36,7 @@ def _echo_json(data: Any) -> None:
 
 
 @click.command()
-@click.argument("instruction")
+@click.argument("instruction", required=False)
 @click.option(
     "--scenario",
     "scenario_path",

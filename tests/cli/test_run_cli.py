@@ -128,3 +128,10 @@ def test_model_output_that_never_validates(stub: StubServer) -> None:
     assert "steward show" in line
     runs = json.loads(invoke("runs", "--json").stdout)["runs"]
     assert runs and runs[0]["status"] == "error"
+
+
+def test_run_without_instruction_uses_the_scenarios_example(stub: StubServer) -> None:
+    result = invoke("run", "--base-url", stub.url, "--model", "stub-model", "--json", "-q",
+                    "--max-steps", "1")
+    assert result.exit_code in (0, 1), result.output
+    assert run_json(result)["instruction"].startswith("Book the cheapest flight")
