@@ -1,0 +1,266 @@
+"""Run BFCL multi-turn tasks through an agent, K at a time, score them, keep and resume results.
+
+Per task: one ``TaskWorld`` from its ``initial_config`` (every turn acts on the same app
+instances). ``turns`` mode runs the agent once per user turn, showing held-out functions when
+the task says so, and records the calls of each turn; ``compound`` mode runs all turns as one
+instruction. The official checker scores the recorded calls. A task's result is appended to
+``<out>/<key>.jsonl`` as soon as it is scored, so an interrupted run resumes where it stopped.
+Memory (for agents that have it) learns only from tasks the checker passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from agents.budget import BudgetLimits
+from agents.experience import Experience, NoExperience
+from agents.records import RunRecord
+from benchmarks.bfcl.calls import CallFormatError, format_call
+from benchmarks.bfcl.data import BfclTask, load_tasks, tool_index
+from benchmarks.bfcl.instructions import compound_instruction, turn_instruction
+from benchmarks.bfcl.models import ModelSource, OracleSource, TaskModels
+from benchmarks.bfcl.report import read_results, write_reports
+from benchmarks.bfcl.results import BenchConfig, Summary, TaskResult, Totals, TurnResult
+from benchmarks.bfcl.score import Decoded, checker_model_name, score_task
+from benchmarks.bfcl.single import run_single_turn
+from benchmarks.bfcl.turn import StewardContext, TurnRun, run_steward_turn, task_orchestrator
+from benchmarks.bfcl.world import LoggedCall, TaskWorld
+from core.errors import StewardError
+from memory.runs import RunStore
+
+log = logging.getLogger("steward.benchmarks")
+
+OnStart = Callable[[int, int], None]
+"""Called with (tasks to run, tasks already done) before the first task starts."""
+OnResult = Callable[[TaskResult], None]
+"""Called with each task's result as soon as it is scored."""
+
+
+class Harness:
+    """One benchmark invocation: ``await Harness(config, source).run()``."""
+
+    def __init__(
+        self,
+        config: BenchConfig,
+        source: ModelSource,
+        *,
+        on_start: OnStart | None = None,
+        on_result: OnResult | None = None,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.on_start = on_start
+        self.on_result = on_result
+        self.key = config.key(source.label)
+        self.checker_name = checker_model_name()
+        self.tag = uuid.uuid4().hex[:6]
+        self.settings = config.variant_settings()
+        self.experience: Experience = NoExperience()
+        self._ctx: StewardContext | None = None
+
+    @property
+    def results_path(self) -> Path:
+        return self.config.out / f"{self.key}.jsonl"
+
+    def _steward_context(self) -> StewardContext:
+        if self._ctx is None:
+            self.config.out.mkdir(parents=True, exist_ok=True)
+            if self.config.uses_memory:
+                self.experience = self._memory()
+            self._ctx = StewardContext(
+                settings=self.settings,
+                store=RunStore(self.config.out / "runs.db"),
+                checkpoints=self.config.out / "checkpoints.db",
+                experience=self.experience,
+                limits=BudgetLimits(max_calls=self.config.max_calls_per_turn),
+                run_settings={
+                    "benchmark": "bfcl",
+                    "category": self.config.category,
+                    "agent": self.config.agent,
+                    "mode": self.config.mode,
+                    "model": self.source.label,
+                },
+            )
+        return self._ctx
+
+    def _memory(self) -> Experience:
+        from agents.memory_experience import MemoryExperience
+        from memory import MemoryStore
+
+        summarizer = None
+        if not isinstance(self.source, OracleSource):
+            summarizer = getattr(self.source, "pool", None)
+        return MemoryExperience(
+            MemoryStore(self.config.memory_path()),
+            summarizer=summarizer.for_role if summarizer is not None else None,
+            model_name=self.source.label,
+            source="bench",
+            learn_in_run=False,
+        )
+
+    async def run(self) -> Summary:
+        """Run every selected task not already in the results file; write the reports."""
+        cfg = self.config
+        tasks = load_tasks(cfg.category, limit=cfg.limit, offset=cfg.offset)
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        done = read_results(self.results_path)
+        todo = [t for t in tasks if t.id not in done]
+        if self.on_start is not None:
+            self.on_start(len(todo), len(tasks) - len(todo))
+        gate = asyncio.Semaphore(cfg.concurrency)
+        started = time.monotonic()
+
+        async def one(task: BfclTask) -> None:
+            async with gate:
+                result = await self.run_task(task)
+            with self.results_path.open("a", encoding="utf-8") as fh:
+                fh.write(result.model_dump_json() + "\n")
+            done[task.id] = result
+            if self.on_result is not None:
+                self.on_result(result)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for task in todo:
+                    group.create_task(one(task))
+        except BaseExceptionGroup as group_error:
+            # the first failure stopped the others (e.g. the server went away): raise it alone
+            raise group_error.exceptions[0] from None
+        finally:
+            await self.source.aclose()
+        elapsed = time.monotonic() - started
+        results = [done[t.id] for t in tasks if t.id in done]
+        return write_reports(
+            cfg, self.source.label, results, elapsed_s=elapsed, tasks_run=len(todo)
+        )
+
+    async def run_task(self, task: BfclTask) -> TaskResult:
+        """Run one task (all its turns, or its compound instruction) and score it."""
+        cfg = self.config
+        started = time.monotonic()
+        compound = cfg.mode == "compound"
+        world = TaskWorld(task, reveal_all=compound)
+        max_calls = max(1, self.settings.max_steps - 1)
+        models = self.source.for_task(task, compound=compound, max_calls=max_calls)
+        if compound:
+            runs = [(0, compound_instruction(task), [c for t in task.gt_calls() for c in t])]
+        else:
+            gt = task.gt_calls()
+            runs = [
+                (i, turn_instruction(task, i, context_turns=cfg.context_turns), gt[i])
+                for i in range(len(task.turns))
+            ]
+        turns: list[TurnResult] = []
+        records: list[RunRecord] = []
+        index = tool_index()
+        run_turn = self._turn_runner(world, models)
+        for i, instruction, expected in runs:
+            world.begin_turn(i)
+            models.begin_turn(i)
+            mark = world.log.mark()
+            run = await run_turn(instruction, f"{task.id}-t{i}-{self.tag}")
+            if run.record is not None:
+                records.append(run.record)
+            calls, unrecorded = _call_strings(world.log.since(mark))
+            apps_expected = sorted({index[c.tool].app for c in expected})
+            turns.append(
+                TurnResult(
+                    index=i,
+                    instruction=instruction,
+                    run_id=run.run_id,
+                    status=run.status,
+                    error=run.error,
+                    calls=calls,
+                    apps_planned=run.apps_planned,
+                    apps_expected=apps_expected,
+                    recruited=(run.apps_planned == apps_expected) if expected else None,
+                    unrecorded=unrecorded,
+                    totals=run.totals,
+                )
+            )
+        decoded: Decoded = [[[c] for c in turn.calls] for turn in turns]
+        score = score_task(task, decoded, model_name=self.checker_name, compound=compound)
+        if score.valid:
+            await self._learn(records)
+        judged = [t.recruited for t in turns if t.recruited is not None]
+        totals = Totals.total(t.totals for t in turns)
+        totals.wall_s = round(time.monotonic() - started, 3)
+        return TaskResult(
+            id=task.id,
+            category=task.category,
+            agent=cfg.agent,
+            mode=cfg.mode,
+            model=self.source.label,
+            valid=score.valid,
+            error_type=score.error_type,
+            error_message=score.error_message,
+            failed_turn=score.failed_turn,
+            turns_passed=score.turns_passed,
+            turn_count=score.turn_count,
+            recruitment=sum(judged) / len(judged) if judged else None,
+            totals=totals,
+            turns=turns,
+        )
+
+    def _turn_runner(
+        self, world: TaskWorld, models: TaskModels
+    ) -> Callable[[str, str], Awaitable[TurnRun]]:
+        """``run(instruction, run_id)`` for this task's agent, world and models."""
+        if self.config.agent == "single":
+
+            async def single(instruction: str, run_id: str) -> TurnRun:
+                return await run_single_turn(
+                    world,
+                    models,
+                    instruction,
+                    self.settings,
+                    max_steps=self.config.single_max_steps,
+                    run_id=run_id,
+                )
+
+            return single
+        ctx = self._steward_context()
+        orchestrator = task_orchestrator(ctx, world, models)
+
+        async def steward(instruction: str, run_id: str) -> TurnRun:
+            return await run_steward_turn(ctx, orchestrator, instruction, run_id)
+
+        return steward
+
+    async def _learn(self, records: list[RunRecord]) -> None:
+        learn = getattr(self.experience, "learn", None)
+        if learn is None or isinstance(self.experience, NoExperience):
+            return
+        for record in records:
+            try:
+                await learn(record, verified=True)
+            except StewardError as exc:  # learning is best effort
+                log.warning("memory not written for %s: %s", record.run_id, exc)
+
+
+def _call_strings(calls: list[LoggedCall]) -> tuple[list[str], list[str]]:
+    """Safe call strings of the calls that ran, and a note for each one left out."""
+    texts: list[str] = []
+    skipped: list[str] = []
+    for logged in calls:
+        try:
+            texts.append(format_call(logged.call.tool, logged.call.args))
+        except CallFormatError as exc:
+            skipped.append(f"{logged.call.tool}: {exc}")
+    return texts, skipped
+
+
+async def run_benchmark(
+    config: BenchConfig,
+    source: ModelSource,
+    *,
+    on_start: OnStart | None = None,
+    on_result: OnResult | None = None,
+) -> Summary:
+    """Run a benchmark invocation (see ``Harness``)."""
+    return await Harness(config, source, on_start=on_start, on_result=on_result).run()

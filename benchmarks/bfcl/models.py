@@ -1,0 +1,90 @@
+"""Where a benchmark run gets its models: the oracle, or a real OpenAI-compatible server.
+
+A ``ModelSource`` hands out one ``TaskModels`` per task; the harness tells it when a turn
+begins (the oracle needs that, real models ignore it).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from benchmarks.bfcl.data import BfclTask
+from benchmarks.bfcl.oracle import OracleModels
+from modelclient.base import Model
+from modelclient.config import ModelsConfig
+
+ORACLE = "oracle"
+ORACLE_BROKEN = "oracle-broken"
+
+
+class TaskModels(Protocol):
+    """The models of one task, by role (``steward`` or a task token)."""
+
+    def model_for(self, role: str) -> Model: ...
+
+    def begin_turn(self, index: int) -> None: ...
+
+
+class ModelSource(Protocol):
+    """Models for every task of a benchmark run."""
+
+    label: str
+    """Model name shown in reports."""
+
+    def for_task(self, task: BfclTask, *, compound: bool, max_calls: int) -> TaskModels: ...
+
+    async def aclose(self) -> None: ...
+
+
+class OracleSource:
+    """Ground-truth replay (``broken`` drops the last call of every turn)."""
+
+    def __init__(self, *, broken: bool = False) -> None:
+        self.broken = broken
+        self.label = ORACLE_BROKEN if broken else ORACLE
+
+    def for_task(self, task: BfclTask, *, compound: bool, max_calls: int) -> OracleModels:
+        return OracleModels(
+            task, compound=compound, broken=self.broken, max_calls=max_calls, name=self.label
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+
+class _PooledTask:
+    def __init__(self, source: PoolSource) -> None:
+        self.source = source
+
+    def model_for(self, role: str) -> Model:
+        return self.source.pool.for_role(role)
+
+    def begin_turn(self, index: int) -> None:
+        return None
+
+
+class PoolSource:
+    """Real models from one ``ModelPool`` shared by every task (one HTTP client per URL, so
+    concurrent tasks are batched by the server)."""
+
+    def __init__(self, config: ModelsConfig) -> None:
+        from modelclient.pool import ModelPool
+
+        self.config = config
+        self.pool = ModelPool(config)
+        self.label = config.default.model
+
+    def for_task(self, task: BfclTask, *, compound: bool, max_calls: int) -> TaskModels:
+        return _PooledTask(self)
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+
+def model_source(name: str | None, config: ModelsConfig | None) -> ModelSource:
+    """The oracle for ``oracle`` / ``oracle-broken``, else a pool over ``config``."""
+    if name == ORACLE:
+        return OracleSource()
+    if name == ORACLE_BROKEN:
+        return OracleSource(broken=True)
+    return PoolSource(config or ModelsConfig())

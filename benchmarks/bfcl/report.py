@@ -1,0 +1,212 @@
+"""Results on disk: JSONL per task, a summary JSON, a Markdown table and PNG plots.
+
+Files of one run are named by its key (``category__agent__mode__model``), so several runs can
+share an ``--out`` folder; ``results.md`` and ``accuracy.png`` cover every summary in it (the
+ablation table: one row per category, agent, mode and model).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from benchmarks.bfcl.results import BenchConfig, Summary, TaskResult, Totals
+
+log = logging.getLogger("steward.benchmarks")
+
+MARKDOWN = "results.md"
+ACCURACY_PNG = "accuracy.png"
+
+
+def read_results(path: Path) -> dict[str, TaskResult]:
+    """Task id -> result from a JSONL file (a missing file is empty; a torn last line is
+    skipped, the task runs again)."""
+    out: dict[str, TaskResult] = {}
+    if not path.exists():
+        return out
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            result = TaskResult.model_validate_json(line)
+        except ValidationError:
+            log.warning("%s:%d is not a task result; that task will run again", path, number)
+            continue
+        out[result.id] = result
+    return out
+
+
+def summarize(
+    config: BenchConfig,
+    model: str,
+    results: Sequence[TaskResult],
+    *,
+    elapsed_s: float = 0.0,
+    tasks_run: int = 0,
+) -> Summary:
+    """Totals and accuracies over ``results``."""
+    n = len(results)
+    passed = sum(1 for r in results if r.valid)
+    turns = sum(r.turn_count for r in results)
+    judged = [t.recruited for r in results for t in r.turns if t.recruited is not None]
+    totals = Totals.total(r.totals for r in results)
+    per_task = Totals(
+        model_calls=round(totals.model_calls / n) if n else 0,
+        prompt_tokens=round(totals.prompt_tokens / n) if n else 0,
+        completion_tokens=round(totals.completion_tokens / n) if n else 0,
+        actions=round(totals.actions / n) if n else 0,
+        retries=round(totals.retries / n) if n else 0,
+        replans=round(totals.replans / n) if n else 0,
+        wall_s=round(totals.wall_s / n, 3) if n else 0.0,
+    )
+    return Summary(
+        category=config.category,
+        agent=config.agent,
+        mode=config.mode,
+        model=model,
+        tasks=n,
+        passed=passed,
+        accuracy=round(passed / n, 4) if n else 0.0,
+        per_turn_accuracy=round(sum(r.turns_passed for r in results) / turns, 4) if turns else 0.0,
+        recruitment_accuracy=round(sum(judged) / len(judged), 4) if judged else None,
+        totals=totals,
+        per_task=per_task,
+        elapsed_s=round(elapsed_s, 2),
+        tasks_run=tasks_run,
+        tasks_per_minute=round(tasks_run / elapsed_s * 60, 2) if elapsed_s > 0 else 0.0,
+        concurrency=config.concurrency,
+    )
+
+
+def write_reports(
+    config: BenchConfig,
+    model: str,
+    results: Sequence[TaskResult],
+    *,
+    elapsed_s: float = 0.0,
+    tasks_run: int = 0,
+) -> Summary:
+    """Write the summary JSON, the Markdown table and the plots; returns the summary."""
+    out = config.out
+    key = config.key(model)
+    summary = summarize(config, model, results, elapsed_s=elapsed_s, tasks_run=tasks_run)
+    summary.files = {
+        "results": str(out / f"{key}.jsonl"),
+        "summary": str(out / f"{key}.summary.json"),
+        "markdown": str(out / MARKDOWN),
+    }
+    if importlib.util.find_spec("matplotlib") is not None:
+        summary.files["accuracy_plot"] = str(out / ACCURACY_PNG)
+        summary.files["tokens_plot"] = str(out / f"{key}.tokens.png")
+    (out / f"{key}.summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
+    summaries = load_summaries(out)
+    (out / MARKDOWN).write_text(markdown(summaries), encoding="utf-8")
+    write_plots(out, key, results, summaries)
+    return summary
+
+
+def load_summaries(out: Path) -> list[Summary]:
+    """Every summary JSON in ``out``, sorted by category, agent, mode and model."""
+    found = []
+    for path in sorted(out.glob("*.summary.json")):
+        try:
+            found.append(Summary.model_validate(json.loads(path.read_text(encoding="utf-8"))))
+        except (ValidationError, json.JSONDecodeError, OSError):
+            log.warning("skipping unreadable summary %s", path)
+    return sorted(found, key=lambda s: (s.category, s.agent, s.mode, s.model))
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def markdown(summaries: Sequence[Summary]) -> str:
+    """One table row per summary."""
+    lines = [
+        "# BFCL v4 multi-turn",
+        "",
+        "Accuracy is the official checker's; per-turn accuracy counts the turns it accepted "
+        "before a task's first failure; recruitment compares the apps of the first plan with "
+        "the apps of the ground truth, per turn. Token and call columns are means per task.",
+        "",
+        "| category | agent | mode | model | tasks | accuracy % | per-turn % | recruitment % "
+        "| calls | prompt tok | completion tok | actions | retries | re-plans | s/task "
+        "| tasks/min |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in summaries:
+        p = s.per_task
+        lines.append(
+            f"| {s.category} | {s.agent} | {s.mode} | {s.model} | {s.tasks} | "
+            f"{_pct(s.accuracy)} | {_pct(s.per_turn_accuracy)} | {_pct(s.recruitment_accuracy)} "
+            f"| {p.model_calls} | {p.prompt_tokens} | {p.completion_tokens} | {p.actions} "
+            f"| {p.retries} | {p.replans} | {p.wall_s:.2f} | {s.tasks_per_minute:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_plots(
+    out: Path, key: str, results: Sequence[TaskResult], summaries: Sequence[Summary]
+) -> dict[str, str]:
+    """``accuracy.png`` (``summaries``) and ``<key>.tokens.png`` (``results``); nothing when
+    matplotlib is missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        log.warning("matplotlib is not installed; no plots (pip install 'steward[plots]')")
+        return {}
+    matplotlib.use("Agg")
+    _accuracy_plot(summaries, out / ACCURACY_PNG)
+    tokens = out / f"{key}.tokens.png"
+    _tokens_plot(key, results, tokens)
+    return {"accuracy_plot": str(out / ACCURACY_PNG), "tokens_plot": str(tokens)}
+
+
+def _accuracy_plot(summaries: Sequence[Summary], path: Path) -> None:
+    import matplotlib.pyplot as pyplot
+
+    categories = sorted({s.category for s in summaries})
+    series = sorted({f"{s.agent}/{s.mode}/{s.model}" for s in summaries})
+    fig, ax = pyplot.subplots(figsize=(max(6.0, 1.8 * len(categories) + 2), 4.5))
+    width = 0.8 / max(1, len(series))
+    by_key = {(s.category, f"{s.agent}/{s.mode}/{s.model}"): s for s in summaries}
+    for j, name in enumerate(series):
+        values = []
+        for c in categories:
+            found = by_key.get((c, name))
+            values.append(100 * found.accuracy if found else 0.0)
+        xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(categories))]
+        ax.bar(xs, values, width, label=name)
+    ax.set_xticks(range(len(categories)))
+    ax.set_xticklabels([c.removeprefix("multi_turn_") for c in categories])
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title("BFCL v4 multi-turn accuracy per category and agent")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    pyplot.close(fig)
+
+
+def _tokens_plot(key: str, results: Sequence[TaskResult], path: Path) -> None:
+    import matplotlib.pyplot as pyplot
+
+    fig, ax = pyplot.subplots(figsize=(8, 4))
+    xs = list(range(len(results)))
+    prompt = [r.totals.prompt_tokens for r in results]
+    completion = [r.totals.completion_tokens for r in results]
+    colors = ["tab:green" if r.valid else "tab:red" for r in results]
+    ax.bar(xs, prompt, color=colors, alpha=0.6, label="prompt tokens")
+    ax.bar(xs, completion, bottom=prompt, color="tab:blue", label="completion tokens")
+    ax.set_xlabel("task (green: passed, red: failed)")
+    ax.set_ylabel("tokens")
+    ax.set_title(f"Tokens per task: {key}", fontsize="small")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    pyplot.close(fig)

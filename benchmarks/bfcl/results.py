@@ -1,0 +1,189 @@
+"""What a BFCL benchmark run is configured with and what it produces (pydantic, boundary data)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.settings import AgentSettings
+
+AgentName = Literal["steward", "single", "no-eval", "sequential", "no-memory"]
+AGENTS: tuple[str, ...] = ("steward", "single", "no-eval", "sequential", "no-memory")
+Mode = Literal["turns", "compound"]
+
+
+class BenchConfig(BaseModel):
+    """One benchmark invocation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str
+    """``multi_turn_base``, ``multi_turn_miss_func``, ``multi_turn_miss_param`` or
+    ``multi_turn_long_context``."""
+    agent: AgentName = "steward"
+    """``steward`` (full: evaluation, parallel dispatch, memory), ``single`` (one ReAct agent
+    with every tool), or an ablation: ``no-eval``, ``sequential``, ``no-memory``."""
+    mode: Mode = "turns"
+    """``turns``: one steward run per user turn; ``compound``: all turns as one instruction."""
+    limit: int | None = None
+    """Tasks to run (after ``offset``); all when unset."""
+    offset: int = 0
+    """Tasks to skip first (pick disjoint slices, e.g. to fill memory, then evaluate)."""
+    concurrency: int = Field(default=4, ge=1)
+    """Tasks run at the same time."""
+    out: Path = Path("bfcl-results")
+    """Folder for results, run records, checkpoints and memory."""
+    memory_db: Path | None = None
+    """Memory store for agents with memory; default ``<out>/memory.db``."""
+    settings: AgentSettings = Field(default_factory=AgentSettings)
+    """Agent limits; the variant's switches (evaluate, parallel) are applied on top."""
+    single_max_steps: int = Field(default=20, ge=1)
+    """Step cap of the single agent per turn (it does a whole turn in one attempt)."""
+    max_calls_per_turn: int | None = None
+    """Model-call budget of one turn (a steward run); unlimited when unset."""
+    context_turns: int = Field(default=3, ge=0)
+    """Earlier user turns repeated (as context) in each turn's instruction."""
+
+    def variant_settings(self) -> AgentSettings:
+        """``settings`` with the ablation switch of ``agent`` applied."""
+        update: dict[str, bool] = {}
+        if self.agent == "no-eval":
+            update["evaluate"] = False
+        if self.agent == "sequential":
+            update["parallel"] = False
+        return self.settings.model_copy(update=update)
+
+    @property
+    def uses_memory(self) -> bool:
+        """Memory is on for the full steward and the ablations that keep it."""
+        return self.agent in ("steward", "no-eval", "sequential")
+
+    def memory_path(self) -> Path:
+        return self.memory_db or self.out / "memory.db"
+
+    def key(self, model: str) -> str:
+        """File stem of this run's results: category, agent, mode and model."""
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", model).strip("-") or "model"
+        return f"{self.category}__{self.agent}__{self.mode}__{slug}"
+
+
+class Totals(BaseModel):
+    """Work done: model calls, tokens, actions, retries, re-plans, time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    actions: int = 0
+    """Tool calls chosen by staff agents (refused ones included)."""
+    retries: int = 0
+    """Subtask attempts after the first."""
+    replans: int = 0
+    wall_s: float = 0.0
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(
+            model_calls=self.model_calls + other.model_calls,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            actions=self.actions + other.actions,
+            retries=self.retries + other.retries,
+            replans=self.replans + other.replans,
+            wall_s=round(self.wall_s + other.wall_s, 3),
+        )
+
+    @classmethod
+    def total(cls, items: Iterable[Totals]) -> Totals:
+        out = cls()
+        for item in items:
+            out = out + item
+        return out
+
+
+class TurnResult(BaseModel):
+    """One turn (or the one compound run) of a task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int
+    instruction: str
+    run_id: str = ""
+    status: str = ""
+    """The run's status (``succeeded``, ``failed``, ``error``...)."""
+    error: str | None = None
+    calls: list[str] = Field(default_factory=list)
+    """Calls that ran on the apps, as the checker reads them."""
+    apps_planned: list[str] = Field(default_factory=list)
+    """Apps the first plan recruited (the single agent: the apps it called)."""
+    apps_expected: list[str] = Field(default_factory=list)
+    """Apps of this turn's ground-truth calls."""
+    recruited: bool | None = None
+    """``apps_planned == apps_expected``; ``None`` for a turn without ground-truth calls."""
+    unrecorded: list[str] = Field(default_factory=list)
+    """Calls that ran but could not be written as safe call strings (left out)."""
+    totals: Totals = Field(default_factory=Totals)
+
+
+class TaskResult(BaseModel):
+    """One task: the checker's verdict, per-turn results and totals (one JSONL line)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    category: str
+    agent: str
+    mode: str
+    model: str
+    valid: bool
+    """The official checker's verdict."""
+    error_type: str | None = None
+    error_message: str | None = None
+    failed_turn: int | None = None
+    """Turn at which the checker stopped (``None`` when valid)."""
+    turns_passed: int = 0
+    """Turns the checker accepted before its first failure."""
+    turn_count: int = 0
+    recruitment: float | None = None
+    """Share of turns with ground-truth calls whose recruited apps matched."""
+    totals: Totals = Field(default_factory=Totals)
+    turns: list[TurnResult] = Field(default_factory=list)
+
+    @property
+    def per_turn_accuracy(self) -> float:
+        return self.turns_passed / self.turn_count if self.turn_count else 0.0
+
+
+class Summary(BaseModel):
+    """All tasks of one (category, agent, mode, model) so far."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str
+    agent: str
+    mode: str
+    model: str
+    tasks: int
+    passed: int
+    accuracy: float
+    """Tasks the checker accepted / tasks."""
+    per_turn_accuracy: float
+    """Turns accepted before each task's first failure / all turns."""
+    recruitment_accuracy: float | None
+    """Turns whose recruited apps matched the ground truth's / turns with ground-truth calls."""
+    totals: Totals
+    per_task: Totals
+    """Means per task (rounded)."""
+    elapsed_s: float = 0.0
+    """Wall time of the last invocation (a resumed run counts only what it ran)."""
+    tasks_run: int = 0
+    """Tasks run by the last invocation."""
+    tasks_per_minute: float = 0.0
+    """``tasks_run`` per minute of ``elapsed_s``."""
+    concurrency: int = 1
+    files: dict[str, str] = Field(default_factory=dict)
+    """What was written: results JSONL, summary, Markdown, plots."""

@@ -1,0 +1,70 @@
+"""``steward bench bfcl`` in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cli.main import cli
+
+
+def test_bench_bfcl_oracle_json(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["bench", "bfcl", "--model", "oracle", "--limit", "2", "--json", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["accuracy"] == 1.0 and summary["tasks"] == 2
+    assert summary["category"] == "multi_turn_base" and summary["agent"] == "steward"
+    assert Path(summary["files"]["results"]).exists()
+    assert "accuracy 100.0%" in result.stderr  # the progress bar
+
+
+def test_bench_bfcl_broken_oracle_text(tmp_path: Path) -> None:
+    args = ["bench", "bfcl", "--model", "oracle-broken", "--limit", "2", "-q"]
+    result = CliRunner().invoke(cli, [*args, "--agent", "single", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "0/2 passed, accuracy 0.0%" in result.stdout
+    assert result.stderr == ""
+
+
+def test_bench_bfcl_resumes_and_fresh_starts_over(tmp_path: Path) -> None:
+    args = ["bench", "bfcl", "--model", "oracle", "--agent", "no-memory", "--limit", "1"]
+    args += ["--out", str(tmp_path), "--json"]
+    runner = CliRunner()
+    assert json.loads(runner.invoke(cli, args).stdout)["tasks_run"] == 1
+    again = runner.invoke(cli, args)
+    assert json.loads(again.stdout)["tasks_run"] == 0
+    assert "1 task(s) already done" in again.stderr
+    assert json.loads(runner.invoke(cli, [*args, "--fresh"]).stdout)["tasks_run"] == 1
+
+
+def test_bench_bfcl_rejects_an_unknown_category() -> None:
+    result = CliRunner().invoke(cli, ["bench", "bfcl", "--category", "simple", "--model", "oracle"])
+    assert result.exit_code == 2
+    assert "multi_turn_base" in result.output
+
+
+def test_bench_bfcl_unreachable_server_is_a_clean_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "bench",
+            "bfcl",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "m",
+            "--limit",
+            "1",
+            "--out",
+            str(tmp_path),
+            "-q",
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "unreachable" in result.stderr
+    assert not any(p.read_text().strip() for p in tmp_path.glob("*.jsonl"))  # nothing scored
