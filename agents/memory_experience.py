@@ -73,11 +73,13 @@ class MemoryExperience:
 
     def guidelines_for(self, instruction: str) -> tuple[str, list[dict[str, Any]]]:
         found = retrieve_guidelines(self.store, instruction, self.k)
-        return format_guidelines(found.entries), [_brief(found)]
+        entries = [e for e in found.entries if isinstance(e, GuidelineEntry)]
+        return format_guidelines(entries), [_brief(found)]
 
     def expertise_for(self, task_token: str, subtask: str) -> tuple[str, list[dict[str, Any]]]:
         found = retrieve_expertise(self.store, subtask, task_token, self.k)
-        return format_expertise(found.entries), [_brief(found)]
+        entries = [e for e in found.entries if isinstance(e, ExpertiseEntry)]
+        return format_expertise(entries), [_brief(found)]
 
     async def learn(self, record: RunRecord, *, verified: bool = False) -> list[CallRecord]:
         """Write memory from ``record`` if it is a success (and, if deferred, verified)."""
@@ -135,7 +137,8 @@ def _brief(found: Any) -> dict[str, Any]:
 def _plain_summary(record: RunRecord) -> str:
     assert record.graph is not None
     flows = [f"{n.id} used {', '.join(n.needs)}" for n in record.graph.nodes if n.needs]
-    text = f"{len(record.graph.nodes)} subtask(s) on {', '.join(sorted({n.task_token for n in record.graph.nodes}))}"
+    tokens = ", ".join(sorted({n.task_token for n in record.graph.nodes}))
+    text = f"{len(record.graph.nodes)} subtask(s) on {tokens}"
     return text + (
         f"; information flowed: {'; '.join(flows)}" if flows else "; independent subtasks"
     )

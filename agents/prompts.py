@@ -220,6 +220,7 @@ def fit(messages: list[ChatMessage], max_chars: int) -> list[ChatMessage]:
     Drops the oldest exchanges after the system prompt and the task first, then cuts the longest
     messages. The run record keeps everything; only the prompt is shortened.
     """
+
     def size(msgs: list[ChatMessage]) -> int:
         return sum(len(m.content) for m in msgs)
 

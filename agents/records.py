@@ -1,4 +1,4 @@
-"""What agents produce: staff steps and attempts, the steward's verdicts, subtask and run records."""
+"""What agents produce: staff steps and attempts, steward verdicts, subtask and run records."""
 
 from __future__ import annotations
 

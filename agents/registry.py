@@ -146,7 +146,7 @@ class Registry:
 
 def builtin_specialists() -> list[Specialist]:
     """The eight stateful BFCL apps, each one specialist."""
-    from apps.bfcl import BFCL_APPS, make_bfcl_app
+    from apps import BFCL_APPS, make_bfcl_app
 
     def factory(name: str) -> AppFactory:
         return lambda state: make_bfcl_app(name, state)

@@ -25,6 +25,7 @@ from agents.registry import Specialist
 from agents.settings import AgentSettings
 from apps.base import App, Tool
 from core.errors import ModelOutputError, ToolError
+from core.usage import CallRecord
 from modelclient.base import ChatMessage, Model
 
 log = logging.getLogger("steward.agents")
@@ -89,6 +90,8 @@ class StaffAgent:
         self.tools = {t.name: t for t in app.tools}
         self.schema = action_schema(list(self.tools.values()))
         self._validators: dict[str, Draft202012Validator | None] = {}
+        self.current: Attempt | None = None
+        """The attempt in progress (kept by the caller if the attempt is interrupted)."""
         self.system = prompts.staff_system(
             specialist.name, specialist.description, specialist.notes, list(self.tools.values())
         )
@@ -106,6 +109,7 @@ class StaffAgent:
         attempt = Attempt(
             number=number, inputs=dict(inputs or {}), tips=tips, started_at=time.time()
         )
+        self.current = attempt
         task = prompts.staff_task(
             instruction, attempt.inputs, tips, expertise, self.settings.observation_chars
         )
@@ -173,6 +177,9 @@ class StaffAgent:
             )
         except ModelOutputError as exc:
             log.info("%s: model output never validated: %s", self.specialist.token, exc)
+            if isinstance(exc.record, CallRecord):  # the failed call stays in the record
+                attempt.calls.append(exc.record)
+                self.budget.charge(exc.record.usage)
             return None
         attempt.calls.append(completion.record)
         self.budget.charge(completion.record.usage)

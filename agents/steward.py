@@ -63,7 +63,11 @@ class StewardAgent:
     ) -> Completion:
         self.budget.check()
         completion = await self.models(STEWARD).complete(
-            prompts.fit(messages, self.settings.prompt_chars), schema=schema, schema_name=purpose, role=STEWARD, purpose=purpose
+            prompts.fit(messages, self.settings.prompt_chars),
+            schema=schema,
+            schema_name=purpose,
+            role=STEWARD,
+            purpose=purpose,
         )
         self.budget.charge(completion.record.usage)
         return completion

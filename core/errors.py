@@ -18,7 +18,8 @@ class StewardError(Exception):
     """
 
     record: object | None = None
-    calls: list[object] = []  # noqa: RUF012 - replaced per instance, never mutated
+    calls: tuple[object, ...] | list[object] = ()
+    """Replaced per instance (a list), never mutated in place."""
 
 
 class UserError(StewardError):

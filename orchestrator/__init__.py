@@ -1,4 +1,7 @@
-"""The langgraph run graph: plan -> schedule -> work (parallel) -> evaluate/retry -> re-plan -> finish."""
+"""The langgraph run graph.
+
+plan -> schedule -> work (parallel; attempt, evaluate, retry) -> re-plan -> finish.
+"""
 
 from orchestrator.events import Event, EventCallback
 from orchestrator.record import build_record

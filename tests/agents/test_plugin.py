@@ -27,8 +27,19 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "weather_plugin"
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(EXAMPLE)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(EXAMPLE),
+        ],
         check=True,
         capture_output=True,
     )
@@ -52,7 +63,16 @@ def test_entry_point_specialist_is_registered(installed: Path) -> None:
 async def test_plugin_specialist_runs_in_a_plan(installed: Path, tmp_path: Path) -> None:
     registry = Registry()
     registry.load_entry_points()
-    plan = {"nodes": [{"id": "w", "task_token": "<app:weather>", "instruction": "Alert me if Oslo has snow", "needs": []}]}
+    plan = {
+        "nodes": [
+            {
+                "id": "w",
+                "task_token": "<app:weather>",
+                "instruction": "Alert me if Oslo has snow",
+                "needs": [],
+            }
+        ]
+    }
 
     def steward(messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
         k = kind(schema)
@@ -66,7 +86,11 @@ async def test_plugin_specialist_runs_in_a_plan(installed: Path, tmp_path: Path)
 
     def staff(messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
         assert schema is not None
-        assert {v["properties"]["tool"]["const"] for v in schema["anyOf"]} == {"forecast", "add_alert", "finish"}
+        assert {v["properties"]["tool"]["const"] for v in schema["anyOf"]} == {
+            "forecast",
+            "add_alert",
+            "finish",
+        }
         last = last_user(messages)
         if "Observation" not in last:
             return act("forecast", city="Oslo")
@@ -75,10 +99,16 @@ async def test_plugin_specialist_runs_in_a_plan(installed: Path, tmp_path: Path)
         return act("finish", result="alert 1")
 
     models = {"steward": FunctionModel(steward), "<app:weather>": FunctionModel(staff)}
-    world = World.build(Scenario(name="w", apps={"weather": {}}), {"weather": registry.get("weather").app_factory})
+    world = World.build(
+        Scenario(name="w", apps={"weather": {}}), {"weather": registry.get("weather").app_factory}
+    )
     orch = Orchestrator(
-        registry=registry, models=models.__getitem__, world=world, settings=AgentSettings(),
-        store=RunStore(tmp_path / "r.db"), checkpoints=tmp_path / "c.db",
+        registry=registry,
+        models=models.__getitem__,
+        world=world,
+        settings=AgentSettings(),
+        store=RunStore(tmp_path / "r.db"),
+        checkpoints=tmp_path / "c.db",
     )
     record = await orch.run("Alert me if Oslo has snow tomorrow")
     assert record.status == "succeeded"

@@ -43,14 +43,31 @@ def test_agents_json_lists_the_eight_apps_with_distinct_tokens() -> None:
     agents = json.loads(result.stdout)["agents"]
     tokens = [a["task_token"] for a in agents]
     assert len(set(tokens)) == len(tokens)
-    for name in ("file_system", "math", "messaging", "posting", "tickets", "trading", "travel", "vehicle"):
+    for name in (
+        "file_system",
+        "math",
+        "messaging",
+        "posting",
+        "tickets",
+        "trading",
+        "travel",
+        "vehicle",
+    ):
         assert f"<app:{name}>" in tokens
 
 
 def test_run_json_shape_and_record_kept(stub: StubServer) -> None:
     result = invoke(
-        "run", "Send hi to Alice, then tweet it", "--base-url", stub.url, "--model", "stub-model",
-        "--json", "-q", "--max-steps", "2",
+        "run",
+        "Send hi to Alice, then tweet it",
+        "--base-url",
+        stub.url,
+        "--model",
+        "stub-model",
+        "--json",
+        "-q",
+        "--max-steps",
+        "2",
     )
     assert result.exit_code in (0, 1), result.output
     record = run_json(result)
@@ -122,7 +139,9 @@ def test_embedded_server_not_running_says_how_to_start_it() -> None:
 
 def test_model_output_that_never_validates(stub: StubServer) -> None:
     stub.push(*(["this is not json at all"] * 50))
-    result = invoke("run", "Send hi to Alice", "--base-url", stub.url, "--model", "stub-model", "-q")
+    result = invoke(
+        "run", "Send hi to Alice", "--base-url", stub.url, "--model", "stub-model", "-q"
+    )
     assert result.exit_code == 1
     line = one_line_error(result)
     assert "steward show" in line
@@ -131,7 +150,8 @@ def test_model_output_that_never_validates(stub: StubServer) -> None:
 
 
 def test_run_without_instruction_uses_the_scenarios_example(stub: StubServer) -> None:
-    result = invoke("run", "--base-url", stub.url, "--model", "stub-model", "--json", "-q",
-                    "--max-steps", "1")
+    result = invoke(
+        "run", "--base-url", stub.url, "--model", "stub-model", "--json", "-q", "--max-steps", "1"
+    )
     assert result.exit_code in (0, 1), result.output
     assert run_json(result)["instruction"].startswith("Book the cheapest flight")

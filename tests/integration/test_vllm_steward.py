@@ -60,7 +60,11 @@ async def test_staff_action_validates_against_the_tool_schema(pool: ModelPool) -
             continue
         assert step.action.tool in tools
         if step.error is None:  # a call the app ran had arguments valid under its schema
-            errors = list(Draft202012Validator(tools[step.action.tool].parameters).iter_errors(step.action.arguments))
+            errors = list(
+                Draft202012Validator(tools[step.action.tool].parameters).iter_errors(
+                    step.action.arguments
+                )
+            )
             assert errors == []
 
 
@@ -68,8 +72,22 @@ def test_full_run_of_the_demo_scenario_terminates_with_a_record() -> None:
     runner = CliRunner()
     result = runner.invoke(
         cli,
-        ["run", "--base-url", _url(), "--model", MODEL, "--json", "-q", "--no-memory",
-         "--max-steps", "2", "--max-retries", "0", "--max-replans", "0"],
+        [
+            "run",
+            "--base-url",
+            _url(),
+            "--model",
+            MODEL,
+            "--json",
+            "-q",
+            "--no-memory",
+            "--max-steps",
+            "2",
+            "--max-retries",
+            "0",
+            "--max-replans",
+            "0",
+        ],
         catch_exceptions=False,
     )
     assert result.exit_code in (0, 1, 2), result.output
