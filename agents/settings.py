@@ -22,9 +22,9 @@ class AgentSettings(BaseModel):
     """Times an invalid plan is sent back to the model with its errors."""
     max_repeats: int = 2
     """Identical consecutive actions allowed; one more stops the staff agent (loop)."""
-    prompt_chars: int = 5000
+    prompt_chars: int = 8000
     """Largest prompt in characters (about 3-4 per token). The default suits the embedded
-    model's 2048-token window; raise it for models with larger windows."""
+    server's 4096-token window; raise it for models with larger windows."""
     observation_chars: int = 600
     """Characters of an observation shown in a prompt (the record keeps it whole)."""
     history_steps: int = 8

@@ -44,6 +44,11 @@ def build_command(settings: ServerSettings, python: Path, model_dir: Path) -> li
         "--max-model-len",
         str(settings.max_model_len),
     ]
+    if settings.compact_json:
+        cmd += [
+            "--structured-outputs-config",
+            '{"backend": "xgrammar", "disable_any_whitespace": true}',
+        ]
     if settings.enforce_eager:
         cmd.append("--enforce-eager")
     if settings.lora_modules:

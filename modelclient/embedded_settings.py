@@ -47,7 +47,10 @@ class ServerSettings(BaseModel):
     """Extra served-model-names for the same weights (e.g. one per task token)."""
     lora_modules: list[str] = Field(default_factory=list)
     """LoRA adapters as ``name=path``; any given turns on ``--enable-lora``."""
-    max_model_len: int = Field(default=2048, gt=0)
+    compact_json: bool = True
+    """Constrained JSON without optional whitespace (xgrammar's ``disable_any_whitespace``): a
+    small model otherwise spends its tokens on indentation."""
+    max_model_len: int = Field(default=4096, gt=0)
     """Context length (prompt + completion) in tokens."""
     kv_cache_gb: int = Field(default=1, gt=0)
     """KV cache size in GiB (``VLLM_CPU_KVCACHE_SPACE``)."""

@@ -92,7 +92,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("STEWARD_CACHE", str(tmp_path))
     s = ServerSettings()
     assert (s.port, s.host, s.served_model_name) == (8321, "127.0.0.1", "smollm2-135m-instruct")
-    assert (s.max_model_len, s.kv_cache_gb, s.dtype, s.enforce_eager) == (2048, 1, "bfloat16", True)
+    assert (s.max_model_len, s.kv_cache_gb, s.dtype, s.enforce_eager) == (4096, 1, "bfloat16", True)
     assert s.venv_dir == tmp_path / "server-venv"
     assert s.model_dir == tmp_path / "models" / "smollm2-135m-instruct"
     assert s.state_file == tmp_path / "server.json"
@@ -120,7 +120,8 @@ def test_command_line(settings: ServerSettings) -> None:
     assert cmd[:3] == ["/v/bin/python", "-m", "vllm.entrypoints.openai.api_server"]
     joined = " ".join(cmd)
     assert "--model /m --served-model-name smollm2-135m-instruct --host 127.0.0.1" in joined
-    assert f"--port {settings.port} --dtype bfloat16 --max-model-len 2048 --enforce-eager" in joined
+    assert f"--port {settings.port} --dtype bfloat16 --max-model-len 4096" in joined
+    assert "disable_any_whitespace" in joined and joined.endswith("--enforce-eager")
     assert "--enable-lora" not in cmd
 
 
