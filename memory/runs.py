@@ -1,8 +1,10 @@
-"""Run records: one row per run, plus per-subtask details and app snapshots.
+"""Run records: one row per run, one row per subtask, and app snapshots.
 
-The orchestrator's checkpoint state stays small (statuses, key information, references); the
-heavy parts (every attempt's steps and calls, app snapshots) are written here once each, so a
-run's storage grows linearly with its steps.
+A run's record is written in parts, so that saving after every step costs what changed, not
+the whole run: the ``runs`` row holds the run's header (plan, steward calls, settings) and its
+progress (status, usage, answer) in separate columns; each subtask has a ``details`` row with
+its status and its record, whose history is written once, when the subtask ends. A run's
+storage therefore grows linearly with its steps. ``load_run`` puts the parts back together.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +22,35 @@ import sqlite_utils
 from core.errors import UserError
 from core.paths import data_dir
 
+SubtaskRow = tuple[str, str, dict[str, Any] | None]
+"""(subtask id, status, record); ``None`` as the record updates only the status."""
+
+_PROGRESS = (
+    "status",
+    "answer",
+    "error",
+    "replans",
+    "usage",
+    "usage_by_agent",
+    "ended_at",
+    "wall_s",
+)
+
 
 class RunNotFoundError(UserError):
     """No run with that id in the run store."""
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
 class RunStore:
-    """sqlite-utils store of run records, in ``runs.db`` under the data folder by default."""
+    """sqlite-utils store of run records, in ``runs.db`` under the data folder by default.
+
+    Several processes may write the same file at once (WAL, a busy timeout, one transaction
+    per save).
+    """
 
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = str(path) if path is not None else str(data_dir() / "runs.db")
@@ -38,48 +63,128 @@ class RunStore:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self._create()
 
+    def _table(self, name: str) -> sqlite_utils.db.Table:
+        return self.db.table(name)
+
     def _create(self) -> None:
         with self._lock:
-            if "runs" not in self.db.table_names():
-                self.db["runs"].create(
-                    {
-                        "run_id": str,
-                        "instruction": str,
-                        "status": str,
-                        "created_at": float,
-                        "updated_at": float,
-                        "record": str,
-                    },
-                    pk="run_id",
-                    if_not_exists=True,
-                )
-            self.db["details"].create(
-                {"run_id": str, "subtask_id": str, "record": str},
+            self._table("runs").create(
+                {
+                    "run_id": str,
+                    "instruction": str,
+                    "status": str,
+                    "created_at": float,
+                    "updated_at": float,
+                    "record": str,
+                    "progress": str,
+                },
+                pk="run_id",
+                if_not_exists=True,
+            )
+            self._table("details").create(
+                {"run_id": str, "subtask_id": str, "record": str, "status": str},
                 pk=("run_id", "subtask_id"),
                 if_not_exists=True,
             )
-            self.db["snapshots"].create(
+            self._table("snapshots").create(
                 {"run_id": str, "ref": str, "app": str, "state": str},
                 pk=("run_id", "ref", "app"),
                 if_not_exists=True,
             )
+            for table, column in (("runs", "progress"), ("details", "status")):
+                if column not in self._table(table).columns_dict:  # an older version's file
+                    self._table(table).add_column(column, str)
+
+    # -- writing ------------------------------------------------------------------------------
 
     def save_run(self, record: dict[str, Any]) -> None:
-        """Insert or replace the run's summary record."""
+        """Insert or replace a whole run record (header, progress and every subtask)."""
+        subtasks = [(s["id"], s.get("status", ""), s) for s in record.get("subtasks") or []]
+        self.save_step(record["run_id"], header=record, progress=record, subtasks=subtasks)
+
+    def save_step(
+        self,
+        run_id: str,
+        *,
+        header: dict[str, Any] | None = None,
+        progress: dict[str, Any] | None = None,
+        subtasks: Iterable[SubtaskRow] = (),
+    ) -> None:
+        """Write what changed in one transaction.
+
+        ``header`` is the run record without its subtasks (the plan, steward calls, settings;
+        its ``subtasks`` are ignored); ``progress`` its changing fields (status, usage, answer,
+        error...); ``subtasks`` the subtask rows that changed.
+        """
         now = time.time()
-        row = {
-            "run_id": record["run_id"],
-            "instruction": record.get("instruction", ""),
-            "status": record.get("status", ""),
-            "created_at": record.get("started_at") or now,
-            "updated_at": now,
-            "record": json.dumps(record, default=str),
-        }
+        rows = list(subtasks)
         with self._lock:
-            self.db["runs"].upsert(row, pk="run_id")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                if header is not None:
+                    head = {k: v for k, v in header.items() if k not in _PROGRESS}
+                    head["subtasks"] = []
+                    self.db.execute(
+                        "INSERT INTO runs (run_id, instruction, status, created_at, updated_at, "
+                        "record) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET "
+                        "instruction = excluded.instruction, record = excluded.record, "
+                        "updated_at = excluded.updated_at",
+                        [
+                            run_id,
+                            header.get("instruction", ""),
+                            header.get("status", ""),
+                            header.get("started_at") or now,
+                            now,
+                            _dumps(head),
+                        ],
+                    )
+                if progress is not None:
+                    part = {k: progress[k] for k in _PROGRESS if k in progress}
+                    self.db.execute(
+                        "UPDATE runs SET status = ?, progress = ?, updated_at = ? WHERE run_id = ?",
+                        [part.get("status", ""), _dumps(part), now, run_id],
+                    )
+                for subtask_id, status, record in rows:
+                    self._put_subtask(run_id, subtask_id, status, record)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def _put_subtask(
+        self, run_id: str, subtask_id: str, status: str, record: dict[str, Any] | None
+    ) -> None:
+        if record is None:
+            self.db.execute(
+                "UPDATE details SET status = ? WHERE run_id = ? AND subtask_id = ?",
+                [status, run_id, subtask_id],
+            )
+            return
+        self.db.execute(
+            "INSERT INTO details (run_id, subtask_id, record, status) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(run_id, subtask_id) DO UPDATE SET record = excluded.record, "
+            "status = excluded.status",
+            [run_id, subtask_id, _dumps(record), status],
+        )
+
+    def save_detail(
+        self, run_id: str, subtask_id: str, record: dict[str, Any], status: str | None = None
+    ) -> None:
+        """Insert or replace one subtask's record (``status`` defaults to the record's)."""
+        self.save_step(run_id, subtasks=[(subtask_id, status or record.get("status", ""), record)])
+
+    def save_snapshot(self, run_id: str, ref: str, app: str, state: dict[str, Any]) -> None:
+        with self._lock:
+            self.db.execute(
+                "INSERT OR REPLACE INTO snapshots (run_id, ref, app, state) VALUES (?, ?, ?, ?)",
+                [run_id, ref, app, _dumps(state)],
+            )
+
+    # -- reading ------------------------------------------------------------------------------
 
     def load_run(self, run_id: str) -> dict[str, Any]:
-        rows = list(self.db.query("select record from runs where run_id = ?", [run_id]))
+        """The whole run record (a unique prefix of the id is enough)."""
+        rows = list(self.db.query("select record, progress from runs where run_id = ?", [run_id]))
         if not rows:
             matches = list(
                 self.db.query("select run_id from runs where run_id like ? limit 2", [run_id + "%"])
@@ -87,7 +192,21 @@ class RunStore:
             if len(matches) == 1:
                 return self.load_run(matches[0]["run_id"])
             raise RunNotFoundError(f"no run {run_id!r}; `steward runs` lists the runs")
-        return dict(json.loads(rows[0]["record"]))
+        record = dict(json.loads(rows[0]["record"] or "{}"))
+        if rows[0]["progress"]:
+            record.update(json.loads(rows[0]["progress"]))
+        subtasks = [
+            {**json.loads(r["record"]), "status": r["status"]}
+            for r in self.db.query(
+                "select record, status from details where run_id = ? and status is not null "
+                "order by rowid",
+                [run_id],
+            )
+        ]
+        if subtasks:  # records written before subtasks had rows of their own keep theirs
+            record["subtasks"] = subtasks
+        record.setdefault("run_id", run_id)
+        return record
 
     def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
         return list(
@@ -98,31 +217,18 @@ class RunStore:
             )
         )
 
-    def save_detail(self, run_id: str, subtask_id: str, record: dict[str, Any]) -> None:
-        with self._lock:
-            self.db["details"].upsert(
-                {
-                    "run_id": run_id,
-                    "subtask_id": subtask_id,
-                    "record": json.dumps(record, default=str),
-                },
-                pk=("run_id", "subtask_id"),
-            )
-
     def details(self, run_id: str) -> dict[str, dict[str, Any]]:
-        return {
-            r["subtask_id"]: json.loads(r["record"])
-            for r in self.db.query(
-                "select subtask_id, record from details where run_id = ?", [run_id]
-            )
-        }
-
-    def save_snapshot(self, run_id: str, ref: str, app: str, state: dict[str, Any]) -> None:
-        with self._lock:
-            self.db["snapshots"].upsert(
-                {"run_id": run_id, "ref": ref, "app": app, "state": json.dumps(state, default=str)},
-                pk=("run_id", "ref", "app"),
-            )
+        """Subtask id -> its stored record, with its current status."""
+        out: dict[str, dict[str, Any]] = {}
+        for r in self.db.query(
+            "select subtask_id, record, status from details where run_id = ? order by rowid",
+            [run_id],
+        ):
+            record = json.loads(r["record"])
+            if r["status"]:
+                record["status"] = r["status"]
+            out[r["subtask_id"]] = record
+        return out
 
     def load_snapshot(self, run_id: str, ref: str, app: str) -> dict[str, Any]:
         rows = list(

@@ -11,13 +11,16 @@ snapshots.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
@@ -35,8 +38,8 @@ from core.errors import BudgetExceededError, RunError, StewardError, UserError
 from core.paths import data_dir
 from core.usage import CallRecord, Usage
 from memory.runs import RunStore
-from orchestrator.events import Event, EventCallback
-from orchestrator.record import build_record
+from orchestrator.events import Event, EventCallback, EventKind
+from orchestrator.record import RunRecorder, full_subtask
 from orchestrator.state import RunState, SubtaskState, WorkItem
 
 log = logging.getLogger("steward.orchestrator")
@@ -80,6 +83,7 @@ class Orchestrator:
         self._run_id = ""
         self._started = 0.0
         self._retrieved: dict[str, Any] = {}
+        self._recorder: RunRecorder | None = None
 
     # -- public -------------------------------------------------------------------------------
 
@@ -90,7 +94,6 @@ class Orchestrator:
         initial: RunState = {
             "run_id": self._run_id,
             "instruction": instruction,
-            "graph": None,
             "subtasks": {},
             "apps": {},
             "replans": 0,
@@ -103,6 +106,7 @@ class Orchestrator:
             self.store.save_snapshot(self._run_id, ref, name, self.world.get(name).snapshot())
             initial["apps"][name] = ref
         self._emit("run_started", data={"instruction": instruction})
+        self._recorder = self._new_recorder()
         return await self._drive(initial)
 
     async def resume(self, run_id: str) -> RunRecord:
@@ -113,7 +117,23 @@ class Orchestrator:
         self._retrieved = dict(saved.get("retrieved") or {})
         spent = saved.get("usage") or {}
         self.budget.charge(Usage.model_validate(spent) if spent else Usage())
+        self._recorder = self._new_recorder()
+        self._recorder.load()
         return await self._drive(None)
+
+    def _new_recorder(self) -> RunRecorder:
+        return RunRecorder(
+            self.store,
+            self._run_id,
+            started_at=self._started,
+            settings=self.run_settings,
+            retrieved=self._retrieved,
+        )
+
+    @property
+    def recorder(self) -> RunRecorder:
+        assert self._recorder is not None, "no run in progress"
+        return self._recorder
 
     async def aclose(self) -> None:
         """Close what the orchestrator was given to close (HTTP clients)."""
@@ -136,16 +156,16 @@ class Orchestrator:
 
     def _build(self, saver: AsyncSqliteSaver) -> Any:
         g = StateGraph(RunState)
-        g.add_node("plan", self._plan)
-        g.add_node("schedule", self._schedule)
-        g.add_node("work", self._work)
-        g.add_node("replan", self._replan)
-        g.add_node("finish", self._finish)
+        g.add_node("plan", _Node(self._plan))
+        g.add_node("schedule", _Node(self._schedule))
+        g.add_node("work", _Node(self._work))
+        g.add_node("replan", _Node(self._replan))
+        g.add_node("finish", _Node(self._finish))
         g.add_edge(START, "plan")
         g.add_edge("plan", "schedule")
         g.add_edge("work", "schedule")
         g.add_edge("replan", "schedule")
-        g.add_conditional_edges("schedule", self._route, ["work", "replan", "finish"])
+        g.add_conditional_edges("schedule", _Node(self._route), ["work", "replan", "finish"])
         g.add_edge("finish", END)
         return g.compile(checkpointer=saver)
 
@@ -156,30 +176,36 @@ class Orchestrator:
         }
         state: dict[str, Any] = dict(initial or {})
         error: StewardError | None = None
-        async with AsyncSqliteSaver.from_conn_string(self.checkpoints) as saver:
+        async with _saver(self.checkpoints) as saver:
             graph = self._build(saver)
             if initial is None:
                 snapshot = await graph.aget_state(config)
                 if not snapshot.values:
                     raise RunError(f"run {self._run_id} has no checkpoint to resume", self._run_id)
                 state = dict(snapshot.values)
-                self._restore_apps(state.get("apps", {}))
+                apps = dict(state.get("apps") or {})
+                for task in snapshot.tasks:  # finished tasks of the interrupted step
+                    if isinstance(task.result, dict):
+                        apps.update(task.result.get("apps") or {})
+                self._restore_apps(apps)
                 if not snapshot.next:
                     return self._save(state)
             try:
-                async for values in graph.astream(
-                    initial, config, stream_mode="values", durability="sync"
-                ):
-                    state = dict(values)
-                    self._save(state)
+                async with asyncio.timeout(self._deadline()):
+                    async for values in graph.astream(
+                        initial, config, stream_mode="values", durability="sync"
+                    ):
+                        state = dict(values)
+                        self.recorder.step(state)
+            except TimeoutError:
+                error = BudgetExceededError(self.budget.exceeded() or "the deadline passed")
+                self._stopped(state, "budget_exceeded", error)
             except BudgetExceededError as exc:
                 error = exc
-                state["status"] = "budget_exceeded"
-                state["error"] = str(exc)
+                self._stopped(state, "budget_exceeded", exc)
             except StewardError as exc:
                 error = exc
-                state["status"] = "error"
-                state["error"] = str(exc)
+                self._stopped(state, "error", exc)
                 lost = [*exc.calls, *([exc.record] if exc.record is not None else [])]
                 state["steward_calls"] = [
                     *state.get("steward_calls", []),
@@ -196,28 +222,44 @@ class Orchestrator:
             raise RunError(str(error), self._run_id) from error
         return record
 
+    def _deadline(self) -> float | None:
+        """Seconds left before the run's wall-clock deadline, if it has one."""
+        limit = self.limits.deadline_s
+        if limit is None:
+            return None
+        return max(0.0, limit - (time.monotonic() - self.budget.started))
+
+    def _stopped(self, state: dict[str, Any], status: str, exc: StewardError) -> None:
+        """Mark a run that an error or a spent budget stopped, keeping its partial result."""
+        state["status"] = status
+        state["error"] = str(exc)
+        if not state.get("answer"):
+            done = [
+                f"{sid}: {sub.get('key_info') or sub.get('result') or 'done'}"
+                for sid, sub in (state.get("subtasks") or {}).items()
+                if sub.get("status") == "succeeded"
+            ]
+            state["answer"] = (
+                f"Stopped before the end ({exc}). Finished so far: " + "; ".join(done)
+                if done
+                else f"Stopped before any subtask finished ({exc})."
+            )
+
     def _save(self, state: dict[str, Any]) -> RunRecord:
-        record = build_record(
-            state,
-            self.store.details(self._run_id),
-            started_at=self._started,
-            settings=self.run_settings,
-            retrieved=self._retrieved,
-        )
-        self.store.save_run(record.model_dump(mode="json"))
-        return record
+        self.recorder.step(state, final=True)
+        return self.recorder.record(state)
 
     def _restore_apps(self, refs: dict[str, str]) -> None:
         for name, ref in refs.items():
             self.world.get(name).restore(self.store.load_snapshot(self._run_id, ref, name))
 
     def _emit(
-        self, kind: str, subtask_id: str | None = None, data: dict[str, Any] | None = None
+        self, kind: EventKind, subtask_id: str | None = None, data: dict[str, Any] | None = None
     ) -> None:
         if self.on_event is not None:
             self.on_event(
                 Event(kind=kind, run_id=self._run_id, subtask_id=subtask_id, data=data or {})
-            )  # type: ignore[arg-type]
+            )
 
     # -- nodes --------------------------------------------------------------------------------
 
@@ -237,7 +279,7 @@ class Orchestrator:
             "status": "running",
         }
 
-    def _schedule(self, state: RunState) -> dict[str, Any]:
+    async def _schedule(self, state: RunState) -> dict[str, Any]:
         """Mark the subtasks whose needs have all succeeded as running."""
         subtasks = state.get("subtasks", {})
         graph = state.get("graph") or {"nodes": []}
@@ -252,7 +294,7 @@ class Orchestrator:
                     break
         return {"subtasks": update} if update else {}
 
-    def _route(self, state: RunState) -> list[Hashable] | str:
+    async def _route(self, state: RunState) -> list[Hashable] | str:
         subtasks = state.get("subtasks", {})
         graph = state.get("graph") or {"nodes": []}
         current = [subtasks[n["id"]] for n in graph["nodes"]]
@@ -313,10 +355,16 @@ class Orchestrator:
                     if attempt.verdict.success:
                         break
                     tips = attempt.verdict.tips
-            except BaseException:
+            except BaseException as exc:
                 # keep what was done so far in the record; a resume runs the subtask again
+                current = staff.current
+                if current is not None and all(a is not current for a in record.history):
+                    if isinstance(exc, BudgetExceededError):
+                        current.status = "budget"
+                    record.history.append(current)
+                record.attempts = len(record.history)
                 record.usage = Usage.total(a.usage for a in record.history)
-                self.store.save_detail(self._run_id, record.id, record.model_dump(mode="json"))
+                self.recorder.subtask(record)
                 raise
             ref = f"after:{sub['id']}"
             self.store.save_snapshot(self._run_id, ref, spec.name, app.snapshot())
@@ -328,7 +376,7 @@ class Orchestrator:
         record.result = last.result
         record.ended_at = time.time()
         record.usage = Usage.total(a.usage for a in record.history)
-        self.store.save_detail(self._run_id, record.id, record.model_dump(mode="json"))
+        self.recorder.subtask(record)
         self._emit(
             "subtask_done", sub["id"], {"status": record.status, "attempts": record.attempts}
         )
@@ -337,14 +385,14 @@ class Orchestrator:
     async def _replan(self, state: RunState) -> dict[str, Any]:
         subtasks = state["subtasks"]
         graph = SchedulingGraph.model_validate(state["graph"])
-        details = self.store.details(self._run_id)
+        details = self.recorder.details
         done = [
-            _full(subtasks[n.id], details)
+            full_subtask(subtasks[n.id], details.get(n.id))
             for n in graph.nodes
             if subtasks[n.id]["status"] == "succeeded"
         ]
         failed = [
-            _full(subtasks[n.id], details)
+            full_subtask(subtasks[n.id], details.get(n.id))
             for n in graph.nodes
             if subtasks[n.id]["status"] == "failed"
         ]
@@ -381,13 +429,13 @@ class Orchestrator:
     async def _finish(self, state: RunState) -> dict[str, Any]:
         subtasks = state["subtasks"]
         graph = SchedulingGraph.model_validate(state["graph"])
-        details = self.store.details(self._run_id)
+        details = self.recorder.details
         update: dict[str, SubtaskState] = {}
         for n in graph.nodes:
             if subtasks[n.id]["status"] in ("pending", "running"):
                 update[n.id] = {**subtasks[n.id], "status": "skipped"}
         merged = {**subtasks, **update}
-        records = [_full(merged[n.id], details) for n in graph.nodes]
+        records = [full_subtask(merged[n.id], details.get(n.id)) for n in graph.nodes]
         ok = all(r.status == "succeeded" for r in records)
         answer, call = await self.steward.answer(state["instruction"], graph, records)
         self._emit("answer", data={"answer": answer, "success": ok})
@@ -398,15 +446,37 @@ class Orchestrator:
             "steward_calls": [call.model_dump(mode="json")] if call else [],
         }
         if ok and self.experience is not None:
-            final = build_record(
-                {**state, **out, "subtasks": merged}, details, started_at=self._started
-            )
+            final = self.recorder.record({**state, **out, "subtasks": merged})
             try:
                 learned = await self.experience.learn(final)
                 out["steward_calls"] += [c.model_dump(mode="json") for c in learned]
             except StewardError as exc:  # learning is best effort; the run itself succeeded
                 out["notes"] = [f"memory not written: {exc}"]
         return out
+
+
+class _Node:
+    """A graph node or edge calling ``fn``. Nodes are async (a sync node would run in a thread)
+    and objects, not functions, so that compiling the graph does not scan their bytecode for
+    subgraphs (this graph has none): that made compiling take milliseconds per run."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Any], Awaitable[Any]]) -> None:
+        self.fn = fn
+
+    async def __call__(self, state: Any) -> Any:
+        return await self.fn(state)
+
+
+@contextlib.asynccontextmanager
+async def _saver(path: str) -> AsyncIterator[AsyncSqliteSaver]:
+    """langgraph's SQLite saver on a connection tuned for a checkpoint per step: WAL without
+    a sync per commit (a killed process loses nothing; a power cut may lose the last steps)."""
+    async with aiosqlite.connect(path, timeout=30) as conn:
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        yield AsyncSqliteSaver(conn)
 
 
 def _pending(node: dict[str, Any]) -> SubtaskState:
@@ -440,16 +510,6 @@ def _summary(record: SubtaskRecord) -> SubtaskState:
         "started_at": record.started_at,
         "ended_at": record.ended_at,
     }
-
-
-def _full(sub: SubtaskState, details: dict[str, dict[str, Any]]) -> SubtaskRecord:
-    if sub["id"] in details:
-        record = SubtaskRecord.model_validate(details[sub["id"]])
-        record.status = sub["status"]  # type: ignore[assignment]
-        return record
-    return SubtaskRecord.model_validate(
-        {k: v for k, v in sub.items() if k in SubtaskRecord.model_fields}
-    )
 
 
 def _verdict_event(attempt: Attempt) -> dict[str, Any]:

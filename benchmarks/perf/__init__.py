@@ -1,0 +1,6 @@
+"""Performance benchmarks: orchestration overhead, parallel dispatch, scale and throughput,
+measured against a local OpenAI-compatible stub beside bare LangGraph baselines."""
+
+from benchmarks.perf.report import PerfConfig, PerfReport, render, run_perf
+
+__all__ = ["PerfConfig", "PerfReport", "render", "run_perf"]
