@@ -39,14 +39,14 @@ def action_schema(tools: list[Tool]) -> dict[str, Any]:
     argument schema) plus ``finish``. Under constrained decoding the model can only name a tool
     of this app, with arguments of the right shape; string lengths are capped so a weak model
     cannot ramble until the token limit."""
-    thought = {"type": "string", "maxLength": 160}
+    thought = {"type": "string", "maxLength": 100}
     variants: list[dict[str, Any]] = [
         {
             "type": "object",
             "properties": {
                 "thought": thought,
                 "tool": {"const": t.name},
-                "arguments": t.parameters or {"type": "object"},
+                "arguments": bounded(t.parameters or {"type": "object"}),
             },
             "required": ["thought", "tool", "arguments"],
             "additionalProperties": False,
@@ -66,6 +66,34 @@ def action_schema(tools: list[Tool]) -> dict[str, Any]:
         }
     )
     return {"anyOf": variants}
+
+
+MAX_STRING = 500
+MAX_ITEMS = 20
+
+
+def bounded(schema: Any) -> Any:
+    """A copy of a tool's argument schema with every string and array given a length cap, so
+    constrained decoding cannot run to the token limit inside one value. Values that fit the
+    caps validate exactly as before."""
+    if isinstance(schema, list):
+        return [bounded(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: bounded(value) for key, value in schema.items()}
+    declared = out.get("type")  # may also be a property that happens to be named "type"
+    kinds = (
+        {declared}
+        if isinstance(declared, str)
+        else set(declared)
+        if isinstance(declared, list) and all(isinstance(k, str) for k in declared)
+        else set()
+    )
+    if "string" in kinds and "maxLength" not in out and "enum" not in out:
+        out["maxLength"] = MAX_STRING
+    if "array" in kinds and "maxItems" not in out:
+        out["maxItems"] = MAX_ITEMS
+    return out
 
 
 class StaffAgent:
