@@ -28,7 +28,12 @@ from benchmarks.bfcl.report import read_results, write_reports
 from benchmarks.bfcl.results import BenchConfig, Summary, TaskResult, Totals, TurnResult
 from benchmarks.bfcl.score import Decoded, checker_model_name, score_task
 from benchmarks.bfcl.single import run_single_turn
-from benchmarks.bfcl.turn import StewardContext, TurnRun, run_steward_turn, task_orchestrator
+from benchmarks.bfcl.turn import (
+    RequestExperience,
+    StewardContext,
+    TurnRun,
+    run_steward_turn,
+)
 from benchmarks.bfcl.world import LoggedCall, TaskWorld
 from core.errors import StewardError
 from memory.runs import RunStore
@@ -88,19 +93,21 @@ class Harness:
             )
         return self._ctx
 
-    def _memory(self) -> Experience:
+    def _memory(self) -> RequestExperience:
         from agents.memory_experience import MemoryExperience
         from memory import MemoryStore
 
         summarizer = None
         if not isinstance(self.source, OracleSource):
             summarizer = getattr(self.source, "pool", None)
-        return MemoryExperience(
-            MemoryStore(self.config.memory_path()),
-            summarizer=summarizer.for_role if summarizer is not None else None,
-            model_name=self.source.label,
-            source="bench",
-            learn_in_run=False,
+        return RequestExperience(
+            MemoryExperience(
+                MemoryStore(self.config.memory_path()),
+                summarizer=summarizer.for_role if summarizer is not None else None,
+                model_name=self.source.label,
+                source="bench",
+                learn_in_run=False,
+            )
         )
 
     async def run(self) -> Summary:
@@ -225,20 +232,18 @@ class Harness:
 
             return single
         ctx = self._steward_context()
-        orchestrator = task_orchestrator(ctx, world, models)
 
         async def steward(instruction: str, run_id: str) -> TurnRun:
-            return await run_steward_turn(ctx, orchestrator, instruction, run_id)
+            return await run_steward_turn(ctx, world, models, instruction, run_id)
 
         return steward
 
     async def _learn(self, records: list[RunRecord]) -> None:
-        learn = getattr(self.experience, "learn", None)
-        if learn is None or isinstance(self.experience, NoExperience):
+        if not isinstance(self.experience, RequestExperience):
             return
         for record in records:
             try:
-                await learn(record, verified=True)
+                await self.experience.learn(record, verified=True)
             except StewardError as exc:  # learning is best effort
                 log.warning("memory not written for %s: %s", record.run_id, exc)
 

@@ -14,6 +14,8 @@ HOLDOUT_PROMPT = "I have updated some more functions you can choose from. What a
 """BFCL's ``DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC``."""
 
 CONTEXT_CHARS = 400
+CONTEXT_HEADER = "Earlier requests in this conversation (already handled):"
+CURRENT = "Current request: "
 
 
 def _clip(text: str, limit: int = CONTEXT_CHARS) -> str:
@@ -40,10 +42,18 @@ def turn_instruction(task: BfclTask, index: int, *, context_turns: int = 3) -> s
     earlier = [t for t in task.turns[:index] if t.strip()][-context_turns:] if context_turns else []
     if not earlier:
         return current
-    lines = ["Earlier requests in this conversation (already handled):"]
+    lines = [CONTEXT_HEADER]
     lines += [f"- {_clip(t)}" for t in earlier]
-    lines.append(f"Current request: {current}")
+    lines.append(f"{CURRENT}{current}")
     return "\n".join(lines)
+
+
+def current_request(instruction: str) -> str:
+    """The current request of a turn instruction, without the earlier turns (for memory)."""
+    if not instruction.startswith(CONTEXT_HEADER):
+        return instruction
+    at = instruction.find("\n" + CURRENT)  # context lines are single lines
+    return instruction[at + 1 + len(CURRENT) :] if at >= 0 else instruction
 
 
 def compound_instruction(task: BfclTask) -> str:

@@ -8,15 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.budget import Budget, BudgetLimits
+from agents.budget import BudgetLimits
 from agents.experience import Experience
+from agents.memory_experience import MemoryExperience
 from agents.records import RunRecord
 from agents.registry import Registry, builtin_specialists
 from agents.settings import AgentSettings
+from benchmarks.bfcl.instructions import current_request
 from benchmarks.bfcl.models import TaskModels
 from benchmarks.bfcl.results import Totals
 from benchmarks.bfcl.world import TaskWorld
 from core.errors import RunError
+from core.usage import CallRecord
 from memory.runs import RunStore
 from orchestrator.runner import Orchestrator
 
@@ -36,6 +39,26 @@ class TurnRun:
     """The steward's run record (kept for learning after a verified pass)."""
 
 
+class RequestExperience:
+    """Memory keyed on a turn's current request, not on the earlier turns repeated as context:
+    guidelines are looked up and written for what the user asks now."""
+
+    def __init__(self, inner: MemoryExperience) -> None:
+        self.inner = inner
+
+    def guidelines_for(self, instruction: str) -> tuple[str, list[dict[str, Any]]]:
+        return self.inner.guidelines_for(current_request(instruction))
+
+    def expertise_for(self, task_token: str, subtask: str) -> tuple[str, list[dict[str, Any]]]:
+        return self.inner.expertise_for(task_token, subtask)
+
+    async def learn(self, record: RunRecord, *, verified: bool = False) -> list[CallRecord]:
+        request = current_request(record.instruction)
+        return await self.inner.learn(
+            record.model_copy(update={"instruction": request}), verified=verified
+        )
+
+
 @dataclass
 class StewardContext:
     """What every steward run of a benchmark shares."""
@@ -47,30 +70,6 @@ class StewardContext:
     limits: BudgetLimits = field(default_factory=BudgetLimits)
     registry: Registry = field(default_factory=lambda: Registry(builtin_specialists()))
     run_settings: dict[str, Any] = field(default_factory=dict)
-
-
-class TaskOrchestrator(Orchestrator):
-    """An orchestrator reused for every turn of one task.
-
-    The run graph is compiled on the first run and copied with each run's checkpointer after
-    that (langgraph's compile inspects every node's code: about 30 ms, more than a whole
-    oracle turn). Each run starts with a fresh budget, as a new orchestrator would.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._graph: Any = None
-
-    def _build(self, saver: Any) -> Any:
-        if self._graph is None:
-            self._graph = super()._build(saver)
-            return self._graph
-        return self._graph.copy({"checkpointer": saver})
-
-    async def run(self, instruction: str, *, run_id: str | None = None) -> RunRecord:
-        self.budget = Budget(self.limits)
-        self.steward.budget = self.budget
-        return await super().run(instruction, run_id=run_id)
 
 
 def record_totals(record: RunRecord) -> Totals:
@@ -102,11 +101,9 @@ def planned_apps(record: RunRecord, registry: Registry) -> list[str]:
     return sorted({registry.get(n.task_token).name for n in graph.nodes})
 
 
-def task_orchestrator(
-    ctx: StewardContext, world: TaskWorld, models: TaskModels
-) -> TaskOrchestrator:
-    """The orchestrator of one task's runs, on its world and models."""
-    return TaskOrchestrator(
+def turn_orchestrator(ctx: StewardContext, world: TaskWorld, models: TaskModels) -> Orchestrator:
+    """A fresh orchestrator (and so a fresh budget) for one run on the task's world."""
+    return Orchestrator(
         registry=ctx.registry,
         models=models.model_for,
         world=world.world,
@@ -120,9 +117,10 @@ def task_orchestrator(
 
 
 async def run_steward_turn(
-    ctx: StewardContext, orchestrator: Orchestrator, instruction: str, run_id: str
+    ctx: StewardContext, world: TaskWorld, models: TaskModels, instruction: str, run_id: str
 ) -> TurnRun:
     """Plan and carry out ``instruction`` on the task's world; a failed run is a result."""
+    orchestrator = turn_orchestrator(ctx, world, models)
     started = time.time()
     error: str | None = None
     try:
