@@ -10,13 +10,13 @@ class AgentSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_steps: int = 8
+    max_steps: int = 6
     """Actions a staff agent may take in one attempt."""
     max_retries: int = 1
     """Retries of a failed subtask (with the verdict's tips) before a re-plan."""
     max_replans: int = 1
     """Re-plans of the part of the graph that has not succeeded."""
-    max_nodes: int = 8
+    max_nodes: int = 6
     """Largest plan the steward may produce."""
     plan_repairs: int = 2
     """Times an invalid plan is sent back to the model with its errors."""

@@ -24,7 +24,7 @@ from agents.records import Action, Attempt, Step
 from agents.registry import Specialist
 from agents.settings import AgentSettings
 from apps.base import App, Tool
-from core.errors import ModelOutputError, ToolError
+from core.errors import ModelOutputError, StewardError, ToolError
 from core.usage import CallRecord
 from modelclient.base import ChatMessage, Model
 
@@ -203,11 +203,13 @@ class StaffAgent:
                 role=self.specialist.token,
                 purpose="act",
             )
-        except ModelOutputError as exc:
-            log.info("%s: model output never validated: %s", self.specialist.token, exc)
+        except StewardError as exc:
             if isinstance(exc.record, CallRecord):  # the failed call stays in the record
                 attempt.calls.append(exc.record)
                 self.budget.charge(exc.record.usage)
+            if not isinstance(exc, ModelOutputError):
+                raise  # the server is unreachable or misconfigured: the run stops
+            log.info("%s: model output never validated: %s", self.specialist.token, exc)
             return None
         attempt.calls.append(completion.record)
         self.budget.charge(completion.record.usage)

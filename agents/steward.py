@@ -62,13 +62,18 @@ class StewardAgent:
         schema: dict | None = None,  # type: ignore[type-arg]
     ) -> Completion:
         self.budget.check()
-        completion = await self.models(STEWARD).complete(
-            prompts.fit(messages, self.settings.prompt_chars),
-            schema=schema,
-            schema_name=purpose,
-            role=STEWARD,
-            purpose=purpose,
-        )
+        try:
+            completion = await self.models(STEWARD).complete(
+                prompts.fit(messages, self.settings.prompt_chars),
+                schema=schema,
+                schema_name=purpose,
+                role=STEWARD,
+                purpose=purpose,
+            )
+        except StewardError as exc:  # a failed call still spent tokens
+            if isinstance(exc.record, CallRecord):
+                self.budget.charge(exc.record.usage)
+            raise
         self.budget.charge(completion.record.usage)
         return completion
 
@@ -84,16 +89,18 @@ class StewardAgent:
         done: Sequence[SubtaskRecord],
         failed: Sequence[SubtaskRecord],
     ) -> PlanResult:
+        # a re-plan replaces the failed part; it must not grow into a bigger plan than that
+        max_nodes = min(self.settings.max_nodes, 2 * len(failed) + 1)
         messages = prompts.replan_messages(
             instruction,
             self.agents,
             done,
             failed,
-            max_nodes=self.settings.max_nodes,
+            max_nodes=max_nodes,
             limit=self.settings.observation_chars,
         )
         return await self._plan_loop(
-            messages, instruction, done=[r.id for r in done], purpose="replan"
+            messages, instruction, done=[r.id for r in done], purpose="replan", max_nodes=max_nodes
         )
 
     async def _plan_loop(
@@ -103,8 +110,10 @@ class StewardAgent:
         *,
         done: Collection[str],
         purpose: str = "plan",
+        max_nodes: int | None = None,
     ) -> PlanResult:
-        schema = plan_schema(self.tokens, max_nodes=self.settings.max_nodes)
+        max_nodes = max_nodes or self.settings.max_nodes
+        schema = plan_schema(self.tokens, max_nodes=max_nodes)
         calls: list[CallRecord] = []
         notes: list[str] = []
         errors: list[str] = []
@@ -118,9 +127,7 @@ class StewardAgent:
             calls.append(completion.record)
             try:
                 graph = SchedulingGraph.model_validate(completion.data)
-                errors = validate_graph(
-                    graph, self.tokens, done=done, max_nodes=self.settings.max_nodes
-                )
+                errors = validate_graph(graph, self.tokens, done=done, max_nodes=max_nodes)
             except ValidationError as exc:
                 graph = None
                 errors = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
@@ -133,7 +140,7 @@ class StewardAgent:
             messages = prompts.repair_messages(messages, completion.text, errors)
         if graph is not None and self.settings.auto_repair:
             fixed, fixes = repair_graph(graph, self.tokens, instruction, done=done)
-            if not validate_graph(fixed, self.tokens, done=done, max_nodes=self.settings.max_nodes):
+            if not validate_graph(fixed, self.tokens, done=done, max_nodes=max_nodes):
                 notes.append("plan repaired in code: " + "; ".join(fixes))
                 return PlanResult(fixed, calls, notes)
         error = PlanInvalidError(
@@ -171,6 +178,7 @@ class StewardAgent:
                 failure_kind="other",
                 tips=_default_tip(attempt.status) if hard_failure else "",
                 overridden=f"the evaluation never validated: {exc}",
+                call=exc.record if isinstance(exc.record, CallRecord) else None,
             )
         raw = completion.data if isinstance(completion.data, dict) else {}
         verdict = Verdict(
