@@ -69,7 +69,7 @@ def _echo_json(data: Any) -> None:
 @click.option(
     "--max-steps",
     type=click.IntRange(1, 100),
-    default=8,
+    default=6,
     show_default=True,
     help="Actions per staff attempt.",
 )
