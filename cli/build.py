@@ -10,11 +10,12 @@ import click
 
 from agents.budget import BudgetLimits
 from agents.experience import Experience, NoExperience
-from agents.registry import Registry, default_registry
+from agents.registry import AppFactory, Registry, default_registry
 from agents.settings import AgentSettings
+from apps.base import App
 from apps.scenario import Scenario, demo_scenario, load_scenario
 from apps.world import World
-from core.errors import BadInstructionError
+from core.errors import BadInstructionError, ScenarioError, StewardError
 from memory.runs import RunStore
 from modelclient.config import ModelsConfig, RoleOverride, load_models_config
 from orchestrator.events import EventCallback
@@ -27,6 +28,12 @@ def check_instruction(instruction: str) -> str:
     """A clean instruction, or ``BadInstructionError`` saying what is wrong."""
     if "\x00" in instruction or "\ufffd" in instruction:
         raise BadInstructionError("the instruction contains binary data; give plain text")
+    try:
+        instruction.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 arrive as lone surrogates
+        raise BadInstructionError(
+            "the instruction is not valid UTF-8 text (binary data?); give plain text"
+        ) from None
     text = instruction.strip()
     if not text:
         raise BadInstructionError(
@@ -41,8 +48,24 @@ def check_instruction(instruction: str) -> str:
 
 
 def build_world(registry: Registry, scenario: Scenario) -> World:
-    factories = {name: registry.get(name).app_factory for name in scenario.apps}
+    """The scenario's apps; an initial state an app cannot take is a ``ScenarioError``."""
+    factories = {name: _checked(name, registry.get(name).app_factory) for name in scenario.apps}
     return World.build(scenario, factories)
+
+
+def _checked(name: str, factory: AppFactory) -> AppFactory:
+    def build(state: dict[str, Any]) -> App:
+        try:
+            return factory(state)
+        except StewardError:
+            raise
+        except Exception as exc:  # the app choked on a state of the wrong shape
+            raise ScenarioError(
+                f"scenario app {name!r}: its initial state does not fit the app "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
+
+    return build
 
 
 def pick_scenario(path: str | None, registry: Registry) -> Scenario:

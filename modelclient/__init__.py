@@ -4,7 +4,8 @@ Public surface (import from here, not from the submodules):
 
 - the interface: ``Model``, ``ChatMessage``, ``Completion``;
 - configuration: ``EndpointConfig``, ``RoleOverride``, ``ModelsConfig``, ``load_models_config``;
-- the real client: ``OpenAIModel``, ``ModelPool``, ``ProbeResult`` (+ ``load_probe``);
+- the real client: ``OpenAIModel``, ``ModelPool``, ``ProbeResult`` (+ ``load_probe``),
+  ``PromptTooLongError`` (the prompt exceeds the context window);
 - test doubles: ``ScriptedModel``, ``FunctionModel``, ``StubServer``, ``block_network``;
 - helpers: ``extract_json``, ``validate``, ``schema_prompt``.
 """
@@ -31,6 +32,7 @@ from modelclient.testing import (
     ScriptExhaustedError,
     block_network,
 )
+from modelclient.transport import PromptTooLongError
 
 __all__ = [
     "ChatMessage",
@@ -45,6 +47,7 @@ __all__ = [
     "NetworkBlockedError",
     "OpenAIModel",
     "ProbeResult",
+    "PromptTooLongError",
     "RoleOverride",
     "ScriptExhaustedError",
     "ScriptedModel",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,18 @@ class RequestRejected(ModelOutputError):
         self.status = status
         self.detail = detail
         super().__init__(f"server rejected the request ({status}): {detail}")
+
+
+class PromptTooLongError(ModelOutputError):
+    """The prompt does not fit the model's context window (HTTP 400). Not retried, and not a
+    structured-output problem: no other output mode is tried, none is marked as refused."""
+
+
+_CONTEXT_LENGTH = re.compile(
+    r"maximum context length|context[ _]length|max_model_len|maximum model length"
+    r"|prompt is too long|too many tokens|longer than the maximum",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -92,6 +105,12 @@ class Connections:
 def _status_error(endpoint: EndpointConfig, exc: openai.APIStatusError) -> Exception:
     detail = _detail(exc)
     status = exc.status_code
+    if status in (400, 413, 422) and _CONTEXT_LENGTH.search(f"{detail} {_code(exc)}"):
+        return PromptTooLongError(
+            f"{endpoint.base_url}: the prompt does not fit model {endpoint.model!r}'s context "
+            f"window ({status}: {detail}); lower prompt_chars in the agent settings or serve "
+            "the model with a longer context (vLLM --max-model-len)"
+        )
     if status in (400, 422):
         return RequestRejected(status, detail)
     if status in (401, 403):
@@ -116,6 +135,12 @@ def _detail(exc: openai.APIError) -> str:
     return (exc.message or type(exc).__name__)[:300]
 
 
+def _code(exc: openai.APIError) -> str:
+    body = exc.body
+    inner = body.get("error", body) if isinstance(body, Mapping) else None
+    return str(inner.get("code") or "") if isinstance(inner, Mapping) else ""
+
+
 def _retry_after(exc: openai.APIStatusError) -> float:
     value = exc.response.headers.get("retry-after", "")
     try:
@@ -136,7 +161,8 @@ async def send_chat(
     Retries connection errors, timeouts, 429, 5xx and answers without choices, with
     exponential backoff and jitter. Then raises ``ServerUnreachableError`` (connection
     failures) or ``ModelOutputError``; 4xx other than 429 are raised at once
-    (``RequestRejected`` for 400/422, ``ConfigError`` for 401/403/404).
+    (``PromptTooLongError`` when the prompt exceeds the context window, else
+    ``RequestRejected`` for 400/422; ``ConfigError`` for 401/403/404).
     """
     import openai
 

@@ -170,7 +170,7 @@ class RunRecorder:
         return {
             "run_id": self.run_id,
             "instruction": state.get("instruction", ""),
-            "graph": state.get("graph"),
+            "graph": state.get("graph") or None,
             "notes": list(state.get("notes") or []),
             "steward_calls": list(state.get("steward_calls") or []),
             "plans": list(state.get("plans") or []),

@@ -91,6 +91,7 @@ class Orchestrator:
         """Plan and carry out ``instruction``; returns the run record (also stored)."""
         self._run_id = run_id or uuid.uuid4().hex[:12]
         self._started = time.time()
+        self.budget.started = time.monotonic()  # the deadline counts from here
         initial: RunState = {
             "run_id": self._run_id,
             "instruction": instruction,
@@ -114,6 +115,7 @@ class Orchestrator:
         saved = self.store.load_run(run_id)
         self._run_id = saved["run_id"]
         self._started = float(saved.get("started_at") or time.time())
+        self.budget.started = time.monotonic()  # a resumed run gets its deadline again
         self._retrieved = dict(saved.get("retrieved") or {})
         spent = saved.get("usage") or {}
         self.budget.charge(Usage.model_validate(spent) if spent else Usage())
@@ -182,12 +184,8 @@ class Orchestrator:
                 snapshot = await graph.aget_state(config)
                 if not snapshot.values:
                     raise RunError(f"run {self._run_id} has no checkpoint to resume", self._run_id)
-                state = dict(snapshot.values)
-                apps = dict(state.get("apps") or {})
-                for task in snapshot.tasks:  # finished tasks of the interrupted step
-                    if isinstance(task.result, dict):
-                        apps.update(task.result.get("apps") or {})
-                self._restore_apps(apps)
+                state = dict(snapshot.values)  # with the output of tasks that finished
+                self._restore_apps(state.get("apps", {}))
                 if not snapshot.next:
                     return self._save(state)
             try:
@@ -207,9 +205,14 @@ class Orchestrator:
                 error = exc
                 self._stopped(state, "error", exc)
                 lost = [*exc.calls, *([exc.record] if exc.record is not None else [])]
+                kept = self._recorded_calls()
                 state["steward_calls"] = [
                     *state.get("steward_calls", []),
-                    *(c.model_dump(mode="json") for c in lost if isinstance(c, CallRecord)),
+                    *(
+                        c.model_dump(mode="json")
+                        for c in lost
+                        if isinstance(c, CallRecord) and id(c) not in kept
+                    ),
                 ]
             finally:
                 if error is None and state.get("status") not in ("succeeded", "failed"):
@@ -221,6 +224,15 @@ class Orchestrator:
                 raise error
             raise RunError(str(error), self._run_id) from error
         return record
+
+    def _recorded_calls(self) -> set[int]:
+        """Ids of the call records the subtask records already hold (not to count twice)."""
+        return {
+            id(call)
+            for record in self.recorder.details.values()
+            for attempt in record.history
+            for call in attempt.calls
+        }
 
     def _deadline(self) -> float | None:
         """Seconds left before the run's wall-clock deadline, if it has one."""

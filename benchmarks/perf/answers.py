@@ -1,7 +1,8 @@
 """Canned, schema-valid answers for the perf stub, routed by the request's JSON Schema.
 
-The plan's shape comes from the run's instruction, ``perf shape=fanout n=8`` (or ``chain``):
-``fanout`` makes ``n`` independent subtasks, ``chain`` makes each subtask need the one before.
+The plan's shape comes from the run's instruction, ``perf shape=fanout n=8`` (or ``chain``,
+``join``): ``fanout`` makes ``n`` independent subtasks, ``chain`` makes each subtask need the
+one before, ``join`` makes the last subtask need all the others.
 Subtask ``i`` goes to the ``i``-th task token of the schema's enum (round robin), so a fan-out
 over as many apps as subtasks never waits on an app lock. A staff agent's first action calls
 the app's first tool with no arguments; once it has seen an observation it finishes. Verdicts
@@ -18,17 +19,19 @@ from modelclient.examples import example_instance
 from modelclient.probe import PROBE_SCHEMA
 from modelclient.structured import schema_in_prompt
 
-_SHAPE = re.compile(r"shape=(fanout|chain)\s+n=(\d+)")
+_SHAPE = re.compile(r"shape=(fanout|chain|join)\s+n=(\d+)")
 _VERDICT = json.dumps({"success": True, "failure_kind": "none", "tips": "", "key_info": "ok"})
 _FINISH = json.dumps({"thought": "done", "tool": "finish", "result": "ok"})
 _ANSWER = "Done: every subtask succeeded."
 
 
 def plan_nodes(shape: str, n: int, tokens: list[str]) -> list[dict[str, Any]]:
-    """The nodes of a ``fanout`` or ``chain`` plan of ``n`` subtasks over ``tokens``."""
+    """The nodes of a ``fanout``, ``chain`` or ``join`` plan of ``n`` subtasks over ``tokens``."""
     nodes = []
     for i in range(n):
         needs = [f"s{i}"] if shape == "chain" and i else []
+        if shape == "join" and i == n - 1:
+            needs = [f"s{j + 1}" for j in range(i)]
         nodes.append(
             {
                 "id": f"s{i + 1}",
@@ -112,7 +115,7 @@ def _variants(schema: dict[str, Any]) -> list[dict[str, Any]]:
     return [v for v in schema.get("anyOf") or schema.get("oneOf") or [] if isinstance(v, dict)]
 
 
-def _tools(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def action_tools(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(tool name, argument schema) of every tool an action schema allows, ``finish`` aside."""
     out: list[tuple[str, dict[str, Any]]] = []
     for variant in _variants(schema) or [schema]:
@@ -130,7 +133,7 @@ def _action(schema: dict[str, Any], messages: list[dict[str, Any]]) -> str:
         for m in messages[2:]
         if m.get("role") == "user"
     )
-    tools = _tools(schema)
+    tools = action_tools(schema)
     if seen or not tools:
         return _FINISH
     name, arguments = tools[0]
