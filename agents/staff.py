@@ -34,19 +34,19 @@ FINISH = "finish"
 StepCallback = Callable[[Step], None]
 
 
-def action_schema(tools: list[Tool]) -> dict[str, Any]:
+def action_schema(tools: list[Tool], *, max_chars: int = 200) -> dict[str, Any]:
     """JSON Schema of one action: one variant per tool (its name as a constant and its own
     argument schema) plus ``finish``. Under constrained decoding the model can only name a tool
     of this app, with arguments of the right shape; string lengths are capped so a weak model
     cannot ramble until the token limit."""
-    thought = {"type": "string", "maxLength": 100}
+    thought = {"type": "string", "maxLength": 80}
     variants: list[dict[str, Any]] = [
         {
             "type": "object",
             "properties": {
                 "thought": thought,
                 "tool": {"const": t.name},
-                "arguments": bounded(t.parameters or {"type": "object"}),
+                "arguments": bounded(t.parameters or {"type": "object"}, max_chars),
             },
             "required": ["thought", "tool", "arguments"],
             "additionalProperties": False,
@@ -68,19 +68,18 @@ def action_schema(tools: list[Tool]) -> dict[str, Any]:
     return {"anyOf": variants}
 
 
-MAX_STRING = 500
 MAX_ITEMS = 20
 
 
-def bounded(schema: Any) -> Any:
+def bounded(schema: Any, max_chars: int = 200) -> Any:
     """A copy of a tool's argument schema with every string and array given a length cap, so
     constrained decoding cannot run to the token limit inside one value. Values that fit the
     caps validate exactly as before."""
     if isinstance(schema, list):
-        return [bounded(item) for item in schema]
+        return [bounded(item, max_chars) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {key: bounded(value) for key, value in schema.items()}
+    out = {key: bounded(value, max_chars) for key, value in schema.items()}
     declared = out.get("type")  # may also be a property that happens to be named "type"
     kinds = (
         {declared}
@@ -90,7 +89,7 @@ def bounded(schema: Any) -> Any:
         else set()
     )
     if "string" in kinds and "maxLength" not in out and "enum" not in out:
-        out["maxLength"] = MAX_STRING
+        out["maxLength"] = max_chars
     if "array" in kinds and "maxItems" not in out:
         out["maxItems"] = MAX_ITEMS
     return out
@@ -116,7 +115,9 @@ class StaffAgent:
         self.budget = budget or Budget()
         self.on_step = on_step
         self.tools = {t.name: t for t in app.tools}
-        self.schema = action_schema(list(self.tools.values()))
+        self.schema = action_schema(
+            list(self.tools.values()), max_chars=self.settings.max_arg_chars
+        )
         self._validators: dict[str, Draft202012Validator | None] = {}
         self.current: Attempt | None = None
         """The attempt in progress (kept by the caller if the attempt is interrupted)."""

@@ -7,7 +7,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from agents import AgentSettings, Specialist, StaffAgent, action_schema
-from agents.staff import MAX_STRING, bounded
+from agents.staff import bounded
 from apps import make_bfcl_app
 from modelclient.testing import ScriptedModel
 from tests.orchestrator.helpers import MailApp, act
@@ -23,10 +23,10 @@ def test_bounded_caps_strings_and_arrays_without_changing_the_rest() -> None:
             "n": {"type": ["integer", "null"]},
         },
     }
-    out = bounded(schema)
-    assert out["properties"]["type"]["maxLength"] == MAX_STRING
+    out = bounded(schema, 300)
+    assert out["properties"]["type"]["maxLength"] == 300
     assert out["properties"]["tags"]["maxItems"] == 20
-    assert out["properties"]["tags"]["items"]["maxLength"] == MAX_STRING
+    assert out["properties"]["tags"]["items"]["maxLength"] == 300
     assert "maxLength" not in out["properties"]["mode"]
     assert out["properties"]["n"] == {"type": ["integer", "null"]}
     assert "maxLength" not in schema["properties"]["type"]  # the original is untouched
