@@ -159,7 +159,7 @@ async def test_transport_retries_then_success(
     stub: StubServer, make_model: MakeModel, failure: Any
 ) -> None:
     stub.fail(failure, times=2)
-    out = await make_model(timeout_s=0.3).complete(HI)
+    out = await make_model(timeout_s=1.5).complete(HI)  # roomy: the machine may be busy
     assert out.text == "Hello from the stub."
     assert out.record.attempts == 3 and out.record.usage.calls == 1
 
