@@ -12,16 +12,14 @@ snapshots.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
@@ -38,6 +36,7 @@ from core.errors import BudgetExceededError, RunError, StewardError, UserError
 from core.paths import data_dir
 from core.usage import CallRecord, Usage
 from memory.runs import RunStore
+from orchestrator.checkpoint import open_saver
 from orchestrator.events import Event, EventCallback, EventKind
 from orchestrator.record import RunRecorder, full_subtask
 from orchestrator.state import RunState, SubtaskState, WorkItem
@@ -156,7 +155,7 @@ class Orchestrator:
 
     # -- graph --------------------------------------------------------------------------------
 
-    def _build(self, saver: AsyncSqliteSaver) -> Any:
+    def _build(self, saver: BaseCheckpointSaver[Any]) -> Any:
         g = StateGraph(RunState)
         g.add_node("plan", _Node(self._plan))
         g.add_node("schedule", _Node(self._schedule))
@@ -178,7 +177,7 @@ class Orchestrator:
         }
         state: dict[str, Any] = dict(initial or {})
         error: StewardError | None = None
-        async with _saver(self.checkpoints) as saver:
+        with open_saver(self.checkpoints) as saver:
             graph = self._build(saver)
             if initial is None:
                 snapshot = await graph.aget_state(config)
@@ -479,16 +478,6 @@ class _Node:
 
     async def __call__(self, state: Any) -> Any:
         return await self.fn(state)
-
-
-@contextlib.asynccontextmanager
-async def _saver(path: str) -> AsyncIterator[AsyncSqliteSaver]:
-    """langgraph's SQLite saver on a connection tuned for a checkpoint per step: WAL without
-    a sync per commit (a killed process loses nothing; a power cut may lose the last steps)."""
-    async with aiosqlite.connect(path, timeout=30) as conn:
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        yield AsyncSqliteSaver(conn)
 
 
 def _pending(node: dict[str, Any]) -> SubtaskState:

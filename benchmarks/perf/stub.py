@@ -48,12 +48,14 @@ class _Stats:
     def reset(self) -> None:
         self.requests = 0
         self.service_s = 0.0
+        self.connections = 0
         self.by_purpose: dict[str, int] = {}
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
             "service_s": self.service_s,
+            "connections": self.connections,
             "by_purpose": dict(self.by_purpose),
         }
 
@@ -65,6 +67,7 @@ class _Server:
         self.counter = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.stats.connections += 1
         try:
             while True:
                 try:
