@@ -35,6 +35,7 @@ class ProgressBar:
         self.done = 0
         self.passed = 0
         self.started = time.monotonic()
+        self.tty = sys.stderr.isatty()
 
     def start(self, todo: int, skipped: int) -> None:
         self.total = todo
@@ -49,21 +50,23 @@ class ProgressBar:
         self._draw()
 
     def _draw(self) -> None:
-        if not self.enabled:
+        if not self.enabled or (not self.tty and self.done == 0):
             return
         filled = int(self.width * self.done / self.total) if self.total else self.width
         accuracy = f"{100 * self.passed / self.done:5.1f}%" if self.done else "  -  "
         elapsed = time.monotonic() - self.started
         rate = self.done / elapsed * 60 if elapsed > 0 else 0.0
         bar = "#" * filled + "-" * (self.width - filled)
-        sys.stderr.write(
-            f"\r[{bar}] {self.done}/{self.total} accuracy {accuracy} "
+        line = (
+            f"[{bar}] {self.done}/{self.total} accuracy {accuracy} "
             f"{rate:5.1f} tasks/min {elapsed:6.1f}s"
         )
+        # redraw in place on a terminal; one line per task in a log file
+        sys.stderr.write(f"\r{line}" if self.tty else f"{line}\n")
         sys.stderr.flush()
 
     def close(self) -> None:
-        if self.enabled:
+        if self.enabled and self.tty:
             sys.stderr.write("\n")
             sys.stderr.flush()
 
@@ -145,7 +148,11 @@ def _show(summary: Summary) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Memory store for agents with memory (default: <out>/memory.db).",
 )
-@click.option("--max-steps", type=click.IntRange(2, 100), help="Actions per staff attempt.")
+@click.option(
+    "--max-steps",
+    type=click.IntRange(2, 100),
+    help="Actions per staff attempt (the single agent: per turn; default 20).",
+)
 @click.option(
     "--max-calls", type=click.IntRange(1), help="Model-call budget of one turn (steward agents)."
 )
@@ -192,6 +199,8 @@ def bfcl(
         from cli.build import ensure_backend, models_config
 
         cfg = models_config(default_registry(), config, base_url, model)
+        if cfg.default.max_concurrency < concurrency:  # let the server batch K tasks
+            cfg = cfg.with_default(max_concurrency=concurrency)
         ensure_backend(cfg, autostart=not no_autostart, quiet=quiet or as_json)
     source = model_source(model, cfg)
     bench = BenchConfig(
@@ -204,6 +213,7 @@ def bfcl(
         out=out,
         memory_db=memory_db,
         settings=settings,
+        single_max_steps=max_steps or BenchConfig.model_fields["single_max_steps"].default,
         max_calls_per_turn=max_calls,
     )
     if fresh:

@@ -23,7 +23,7 @@ from agents.records import RunRecord
 from benchmarks.bfcl.calls import CallFormatError, format_call
 from benchmarks.bfcl.data import BfclTask, load_tasks, tool_index
 from benchmarks.bfcl.instructions import compound_instruction, turn_instruction
-from benchmarks.bfcl.models import ModelSource, OracleSource, TaskModels
+from benchmarks.bfcl.models import ModelSource, TaskModels
 from benchmarks.bfcl.report import read_results, write_reports
 from benchmarks.bfcl.results import BenchConfig, Summary, TaskResult, Totals, TurnResult
 from benchmarks.bfcl.score import Decoded, checker_model_name, score_task
@@ -97,13 +97,10 @@ class Harness:
         from agents.memory_experience import MemoryExperience
         from memory import MemoryStore
 
-        summarizer = None
-        if not isinstance(self.source, OracleSource):
-            summarizer = getattr(self.source, "pool", None)
         return RequestExperience(
             MemoryExperience(
                 MemoryStore(self.config.memory_path()),
-                summarizer=summarizer.for_role if summarizer is not None else None,
+                summarizer=self.source.summarizer(),
                 model_name=self.source.label,
                 source="bench",
                 learn_in_run=False,

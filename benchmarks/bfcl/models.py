@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from agents.steward import ModelFor
 from benchmarks.bfcl.data import BfclTask
 from benchmarks.bfcl.oracle import OracleModels
 from modelclient.base import Model
@@ -33,6 +34,10 @@ class ModelSource(Protocol):
 
     def for_task(self, task: BfclTask, *, compound: bool, max_calls: int) -> TaskModels: ...
 
+    def summarizer(self) -> ModelFor | None:
+        """Models that summarise a verified run into memory (``None``: a plain summary)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -47,6 +52,9 @@ class OracleSource:
         return OracleModels(
             task, compound=compound, broken=self.broken, max_calls=max_calls, name=self.label
         )
+
+    def summarizer(self) -> ModelFor | None:
+        return None
 
     async def aclose(self) -> None:
         return None
@@ -76,6 +84,9 @@ class PoolSource:
 
     def for_task(self, task: BfclTask, *, compound: bool, max_calls: int) -> TaskModels:
         return _PooledTask(self)
+
+    def summarizer(self) -> ModelFor | None:
+        return self.pool.for_role
 
     async def aclose(self) -> None:
         await self.pool.aclose()
