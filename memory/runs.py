@@ -82,7 +82,7 @@ class RunStore:
                 if_not_exists=True,
             )
             self._table("details").create(
-                {"run_id": str, "subtask_id": str, "record": str, "status": str},
+                {"run_id": str, "subtask_id": str, "record": str, "status": str, "retrieved": str},
                 pk=("run_id", "subtask_id"),
                 if_not_exists=True,
             )
@@ -91,7 +91,11 @@ class RunStore:
                 pk=("run_id", "ref", "app"),
                 if_not_exists=True,
             )
-            for table, column in (("runs", "progress"), ("details", "status")):
+            for table, column in (
+                ("runs", "progress"),
+                ("details", "status"),
+                ("details", "retrieved"),
+            ):
                 if column not in self._table(table).columns_dict:  # an older version's file
                     self._table(table).add_column(column, str)
 
@@ -168,10 +172,24 @@ class RunStore:
         )
 
     def save_detail(
-        self, run_id: str, subtask_id: str, record: dict[str, Any], status: str | None = None
+        self,
+        run_id: str,
+        subtask_id: str,
+        record: dict[str, Any],
+        status: str | None = None,
+        *,
+        retrieved: Any = None,
     ) -> None:
-        """Insert or replace one subtask's record (``status`` defaults to the record's)."""
+        """Insert or replace one subtask's record (``status`` defaults to the record's), with
+        what memory returned for its prompts (``retrieved``, shown under the run record's
+        ``retrieved.expertise``)."""
         self.save_step(run_id, subtasks=[(subtask_id, status or record.get("status", ""), record)])
+        if retrieved is not None:
+            with self._lock:
+                self.db.execute(
+                    "UPDATE details SET retrieved = ? WHERE run_id = ? AND subtask_id = ?",
+                    [_dumps(retrieved), run_id, subtask_id],
+                )
 
     def save_snapshot(self, run_id: str, ref: str, app: str, state: dict[str, Any]) -> None:
         with self._lock:
@@ -195,16 +213,21 @@ class RunStore:
         record = dict(json.loads(rows[0]["record"] or "{}"))
         if rows[0]["progress"]:
             record.update(json.loads(rows[0]["progress"]))
-        subtasks = [
-            {**json.loads(r["record"]), "status": r["status"]}
-            for r in self.db.query(
-                "select record, status from details where run_id = ? and status is not null "
-                "order by rowid",
-                [run_id],
-            )
-        ]
+        subtasks = []
+        expertise: dict[str, Any] = {}
+        for r in self.db.query(
+            "select subtask_id, record, status, retrieved from details "
+            "where run_id = ? and status is not null order by rowid",
+            [run_id],
+        ):
+            subtasks.append({**json.loads(r["record"]), "status": r["status"]})
+            if r["retrieved"] is not None:
+                expertise[r["subtask_id"]] = json.loads(r["retrieved"])
         if subtasks:  # records written before subtasks had rows of their own keep theirs
             record["subtasks"] = subtasks
+        if expertise:
+            retrieved = record.setdefault("retrieved", {})
+            retrieved["expertise"] = {**retrieved.get("expertise", {}), **expertise}
         record.setdefault("run_id", run_id)
         return record
 

@@ -126,7 +126,10 @@ class RunRecorder:
         self.details[record.id] = record
         self._status[record.id] = record.status
         self._set_usage(record.id, subtask_usage(record))
-        self.store.save_detail(self.run_id, record.id, record.model_dump(mode="json"))
+        found = (self.retrieved.get("expertise") or {}).get(record.id)
+        self.store.save_detail(
+            self.run_id, record.id, record.model_dump(mode="json"), retrieved=found
+        )
 
     def step(self, state: Mapping[str, Any], *, final: bool = False) -> None:
         """Save what changed since the last step (everything when ``final``)."""
@@ -147,7 +150,7 @@ class RunRecorder:
             len(state.get("plans") or ()),
             len(state.get("steward_calls") or ()),
             len(state.get("notes") or ()),
-            tuple(len(v) if isinstance(v, Mapping | list) else 1 for v in self.retrieved.values()),
+            len(self.retrieved.get("guidelines") or ()),  # expertise goes with each subtask
         )
         header = self._header(state) if final or header_key != self._header_key else None
         progress = self._progress(state, final=final)
@@ -174,7 +177,7 @@ class RunRecorder:
             "notes": list(state.get("notes") or []),
             "steward_calls": list(state.get("steward_calls") or []),
             "plans": list(state.get("plans") or []),
-            "retrieved": self.retrieved,
+            "retrieved": {k: v for k, v in self.retrieved.items() if k != "expertise"},
             "started_at": self.started_at,
             "settings": self.settings,
         }
