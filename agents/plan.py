@@ -115,7 +115,15 @@ def validate_graph(
     if len(graph.nodes) > max_nodes:
         errors.append(f"the plan has {len(graph.nodes)} subtasks; at most {max_nodes} are allowed")
     seen: set[str] = set()
+    same: dict[tuple[str, str], str] = {}
     for n in graph.nodes:
+        key = (n.task_token, " ".join(n.instruction.lower().split()))
+        if key in same:
+            errors.append(
+                f"subtask {n.id!r} repeats subtask {same[key]!r} (same agent, same "
+                "instruction); give each piece of work once"
+            )
+        same.setdefault(key, n.id)
         if not n.id.strip():
             errors.append("a subtask has an empty id")
         if n.id in seen:

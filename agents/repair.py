@@ -22,9 +22,16 @@ def repair_graph(
     fixes: list[str] = []
     nodes: list[Subtask] = []
     used: set[str] = set(done)
+    first: dict[tuple[str, str], str] = {}
+    alias: dict[str, str] = {}
     for index, node in enumerate(graph.nodes, 1):
         if node.task_token not in tokens:
             fixes.append(f"dropped {node.id!r} (unknown token {node.task_token})")
+            continue
+        key = (node.task_token, " ".join(node.instruction.lower().split()))
+        if key in first and node.instruction.strip():
+            alias[node.id] = first[key]
+            fixes.append(f"dropped {node.id!r} (repeats {first[key]!r})")
             continue
         new_id = node.id.strip() or f"s{index}"
         while new_id in used:
@@ -32,6 +39,7 @@ def repair_graph(
         if new_id != node.id:
             fixes.append(f"renamed {node.id!r} to {new_id!r}")
         used.add(new_id)
+        first.setdefault(key, new_id)
         text = node.instruction.strip() or instruction
         if not node.instruction.strip():
             fixes.append(f"gave {new_id!r} the user's instruction")
@@ -41,7 +49,7 @@ def repair_graph(
     ids = {n.id for n in nodes}
     for node in nodes:
         kept = []
-        for need in dict.fromkeys(node.needs):
+        for need in dict.fromkeys(alias.get(d, d) for d in node.needs):
             if need == node.id or (need not in ids and need not in done):
                 fixes.append(f"removed need {need!r} of {node.id!r}")
             else:
