@@ -9,11 +9,12 @@ storage therefore grows linearly with its steps. ``load_run`` puts the parts bac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -122,38 +123,44 @@ class RunStore:
         """
         now = time.time()
         rows = list(subtasks)
+        with self._transaction():
+            if header is not None:
+                head = {k: v for k, v in header.items() if k not in _PROGRESS}
+                head["subtasks"] = []
+                self.db.execute(
+                    "INSERT INTO runs (run_id, instruction, status, created_at, updated_at, "
+                    "record) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET "
+                    "instruction = excluded.instruction, record = excluded.record, "
+                    "updated_at = excluded.updated_at",
+                    [
+                        run_id,
+                        header.get("instruction", ""),
+                        header.get("status", ""),
+                        header.get("started_at") or now,
+                        now,
+                        _dumps(head),
+                    ],
+                )
+            if progress is not None:
+                part = {k: progress[k] for k in _PROGRESS if k in progress}
+                self.db.execute(
+                    "UPDATE runs SET status = ?, progress = ?, updated_at = ? WHERE run_id = ?",
+                    [part.get("status", ""), _dumps(part), now, run_id],
+                )
+            for subtask_id, status, record in rows:
+                self._put_subtask(run_id, subtask_id, status, record)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction (``BEGIN IMMEDIATE``: no lock upgrade can deadlock)."""
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                if header is not None:
-                    head = {k: v for k, v in header.items() if k not in _PROGRESS}
-                    head["subtasks"] = []
-                    self.db.execute(
-                        "INSERT INTO runs (run_id, instruction, status, created_at, updated_at, "
-                        "record) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET "
-                        "instruction = excluded.instruction, record = excluded.record, "
-                        "updated_at = excluded.updated_at",
-                        [
-                            run_id,
-                            header.get("instruction", ""),
-                            header.get("status", ""),
-                            header.get("started_at") or now,
-                            now,
-                            _dumps(head),
-                        ],
-                    )
-                if progress is not None:
-                    part = {k: progress[k] for k in _PROGRESS if k in progress}
-                    self.db.execute(
-                        "UPDATE runs SET status = ?, progress = ?, updated_at = ? WHERE run_id = ?",
-                        [part.get("status", ""), _dumps(part), now, run_id],
-                    )
-                for subtask_id, status, record in rows:
-                    self._put_subtask(run_id, subtask_id, status, record)
-                self.db.execute("COMMIT")
+                yield
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+            self.db.execute("COMMIT")
 
     def _put_subtask(
         self, run_id: str, subtask_id: str, status: str, record: dict[str, Any] | None
@@ -183,20 +190,27 @@ class RunStore:
         """Insert or replace one subtask's record (``status`` defaults to the record's), with
         what memory returned for its prompts (``retrieved``, shown under the run record's
         ``retrieved.expertise``)."""
-        self.save_step(run_id, subtasks=[(subtask_id, status or record.get("status", ""), record)])
-        if retrieved is not None:
-            with self._lock:
+        with self._transaction():
+            self._put_subtask(run_id, subtask_id, status or record.get("status", ""), record)
+            if retrieved is not None:
                 self.db.execute(
                     "UPDATE details SET retrieved = ? WHERE run_id = ? AND subtask_id = ?",
                     [_dumps(retrieved), run_id, subtask_id],
                 )
 
     def save_snapshot(self, run_id: str, ref: str, app: str, state: dict[str, Any]) -> None:
-        with self._lock:
-            self.db.execute(
-                "INSERT OR REPLACE INTO snapshots (run_id, ref, app, state) VALUES (?, ?, ?, ?)",
-                [run_id, ref, app, _dumps(state)],
-            )
+        """Keep one app's state under ``ref`` (e.g. ``after:s1``)."""
+        self.save_snapshots(run_id, ref, {app: state})
+
+    def save_snapshots(self, run_id: str, ref: str, states: Mapping[str, dict[str, Any]]) -> None:
+        """Keep several apps' states under ``ref``, in one transaction."""
+        with self._transaction():
+            for app, state in states.items():
+                self.db.execute(
+                    "INSERT OR REPLACE INTO snapshots (run_id, ref, app, state) "
+                    "VALUES (?, ?, ?, ?)",
+                    [run_id, ref, app, _dumps(state)],
+                )
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -101,10 +101,9 @@ class Orchestrator:
             "answer": "",
             "error": None,
         }
-        for name in self.world.names:
-            ref = "initial"
-            self.store.save_snapshot(self._run_id, ref, name, self.world.get(name).snapshot())
-            initial["apps"][name] = ref
+        states = {name: self.world.get(name).snapshot() for name in self.world.names}
+        self.store.save_snapshots(self._run_id, "initial", states)
+        initial["apps"] = dict.fromkeys(states, "initial")
         self._emit("run_started", data={"instruction": instruction})
         self._recorder = self._new_recorder()
         return await self._drive(initial)

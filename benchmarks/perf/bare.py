@@ -40,9 +40,10 @@ def request(model: str) -> dict[str, Any]:
     }
 
 
-async def call(client: openai.AsyncOpenAI, model: str) -> str:
-    """One model call; returns the answer text."""
-    response = await client.chat.completions.create(**request(model))
+async def call(client: openai.AsyncOpenAI, model: str, body: dict[str, Any] | None = None) -> str:
+    """One model call (``body``: a recorded request to send again); returns the answer text."""
+    params = {**(body or request(model)), "model": model}
+    response = await client.chat.completions.create(**params)
     return response.choices[0].message.content or ""
 
 
@@ -50,16 +51,24 @@ class _Loop(TypedDict):
     done: int
 
 
-async def loop(client: openai.AsyncOpenAI, model: str, calls: int) -> None:
-    """A one-node LangGraph loop that makes ``calls`` model calls, one per step.
+async def loop(
+    client: openai.AsyncOpenAI,
+    model: str,
+    calls: int,
+    bodies: list[dict[str, Any]] | None = None,
+) -> None:
+    """A one-node LangGraph loop that makes ``calls`` model calls, one per step: the recorded
+    requests ``bodies`` in order if given (the steward's own, byte for byte), else
+    ``request``.
 
     Nodes and edges are async functions, LangGraph's fastest path (a sync one runs in a
     thread), as in the steward's graph.
     """
 
     async def step(state: _Loop) -> dict[str, Any]:
-        await call(client, model)
-        return {"done": state["done"] + 1}
+        done = state["done"]
+        await call(client, model, bodies[done % len(bodies)] if bodies else None)
+        return {"done": done + 1}
 
     async def again(state: _Loop) -> str:
         return "call" if state["done"] < calls else END

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import openai
 from pydantic import BaseModel
@@ -119,9 +120,13 @@ class Bench:
             checkpoints=count,
         )
 
-    async def bare_loop(self, calls: int, latency_ms: float) -> Sample:
+    async def bare_loop(
+        self, calls: int, latency_ms: float, bodies: list[dict[str, Any]] | None = None
+    ) -> Sample:
+        """The bare LangGraph loop, sending ``bodies`` (recorded requests) if given."""
         client = self.client(latency_ms)
-        wall, _ = await self._timed(lambda: bare.loop(client, model_name(latency_ms), calls))
+        model = model_name(latency_ms)
+        wall, _ = await self._timed(lambda: bare.loop(client, model, calls, bodies))
         return self._sample(wall)
 
     async def bare_dag(self, shape: str, n: int, latency_ms: float) -> Sample:

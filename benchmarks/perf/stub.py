@@ -5,7 +5,8 @@ being measured for the GIL. Every chat answer waits a fixed latency, taken from 
 name: ``perf-50ms`` waits 50 ms, any other name 0 ms. The answers come from
 :mod:`benchmarks.perf.answers`. ``GET /stats`` reports how many requests were served, by
 purpose, and the seconds spent serving them (latency included): the bench subtracts that
-as the time spent waiting on the model. ``POST /reset`` zeroes the counters.
+as the time spent waiting on the model; ``GET /requests`` returns the chat request bodies
+(for baselines that replay them). ``POST /reset`` zeroes the counters.
 
 Started as ``python -m benchmarks.perf.stub`` (or by ``main``), it prints ``PORT <n>`` and
 serves until stdin closes or it is terminated.
@@ -26,6 +27,7 @@ from typing import Any
 
 from benchmarks.perf.answers import Answers
 
+_KEEP_BODIES = 2000
 _MAIN = "import sys; from benchmarks.perf.stub import main; main(sys.argv[1:])"
 _LATENCY = re.compile(r"-(\d+(?:\.\d+)?)ms$")
 
@@ -46,6 +48,7 @@ class _Stats:
         self.reset()
 
     def reset(self) -> None:
+        self.bodies: list[bytes] = []
         self.requests = 0
         self.service_s = 0.0
         self.connections = 0
@@ -100,9 +103,13 @@ class _Server:
 
     async def route(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
         if path.endswith("/chat/completions") and method == "POST":
+            if len(self.stats.bodies) < _KEEP_BODIES:
+                self.stats.bodies.append(body)
             return 200, await self.chat(json.loads(body))
         if path.endswith("/stats"):
             return 200, self.stats.as_dict()
+        if path.endswith("/requests"):
+            return 200, b"[" + b",".join(self.stats.bodies) + b"]"
         if path.endswith("/reset"):
             self.stats.reset()
             return 200, {}
@@ -195,6 +202,11 @@ class PerfStub:
 
     def reset(self) -> None:
         self._get("/reset", method="POST")
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The chat request bodies served since the last reset (the first 2000)."""
+        with urllib.request.urlopen(f"{self.url}/requests", timeout=10) as resp:
+            return list(json.loads(resp.read()))
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None

@@ -86,6 +86,7 @@ def test_bench_perf_quick_json() -> None:
         "overhead_ms_per_call",
         "overhead_share_at_50ms",
         "overhead_ratio_vs_langgraph",
+        "cpu_ms_per_call",
         "parallel_ratio",
         "scale",
         "scale_slope_ms_per_subtask",
