@@ -25,7 +25,7 @@ class AgentSettings(BaseModel):
     prompt_chars: int = 8000
     """Largest prompt in characters (about 3-4 per token). The default suits the embedded
     server's 4096-token window; raise it for models with larger windows."""
-    max_arg_chars: int = 200
+    max_arg_chars: int = 160
     """Longest string value a staff agent may write in one tool argument (a cap inside the
     action schema, so constrained decoding cannot run to the token limit)."""
     observation_chars: int = 600

@@ -34,12 +34,12 @@ FINISH = "finish"
 StepCallback = Callable[[Step], None]
 
 
-def action_schema(tools: list[Tool], *, max_chars: int = 200) -> dict[str, Any]:
+def action_schema(tools: list[Tool], *, max_chars: int = 160) -> dict[str, Any]:
     """JSON Schema of one action: one variant per tool (its name as a constant and its own
     argument schema) plus ``finish``. Under constrained decoding the model can only name a tool
     of this app, with arguments of the right shape; string lengths are capped so a weak model
     cannot ramble until the token limit."""
-    thought = {"type": "string", "maxLength": 80}
+    thought = {"type": "string", "maxLength": 60}
     variants: list[dict[str, Any]] = [
         {
             "type": "object",
@@ -71,7 +71,7 @@ def action_schema(tools: list[Tool], *, max_chars: int = 200) -> dict[str, Any]:
 MAX_ITEMS = 20
 
 
-def bounded(schema: Any, max_chars: int = 200) -> Any:
+def bounded(schema: Any, max_chars: int = 160) -> Any:
     """A copy of a tool's argument schema with every string and array given a length cap, so
     constrained decoding cannot run to the token limit inside one value. Values that fit the
     caps validate exactly as before."""

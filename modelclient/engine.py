@@ -98,7 +98,10 @@ class ModelBase(ABC):
                 if isinstance(problem, _Valid):
                     data = problem.data
                     break
-                if ask == self.max_reasks:
+                # under constrained decoding a cut-off answer is the only way to be invalid,
+                # and a second cut-off says the model will not fit: stop paying for re-asks
+                hopeless = reply.truncated and tally.mode == "json_schema" and ask >= 1
+                if ask == self.max_reasks or hopeless:
                     raise ModelOutputError(
                         f"model {self.name!r} gave no valid {schema_name!r} after "
                         f"{ask + 1} answer(s): {problem}"
