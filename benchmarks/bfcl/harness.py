@@ -147,6 +147,7 @@ class Harness:
         """Run one task (all its turns, or its compound instruction) and score it."""
         cfg = self.config
         started = time.monotonic()
+        started_at = time.time()
         compound = cfg.mode == "compound"
         world = TaskWorld(task, reveal_all=compound)
         max_calls = max(1, self.settings.max_steps - 1)
@@ -208,6 +209,8 @@ class Harness:
             turn_count=score.turn_count,
             recruitment=sum(judged) / len(judged) if judged else None,
             totals=totals,
+            started_at=started_at,
+            finished_at=time.time(),
             turns=turns,
         )
 

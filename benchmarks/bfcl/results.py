@@ -151,6 +151,9 @@ class TaskResult(BaseModel):
     recruitment: float | None = None
     """Share of turns with ground-truth calls whose recruited apps matched."""
     totals: Totals = Field(default_factory=Totals)
+    started_at: float = 0.0
+    """Unix time the task started (throughput over resumed runs can be read from these)."""
+    finished_at: float = 0.0
     turns: list[TurnResult] = Field(default_factory=list)
 
     @property

@@ -48,6 +48,32 @@ async def test_baseline_and_ablations_replay_the_ground_truth(tmp_path: Path, ag
     assert summary.agent == agent
 
 
+async def test_single_agent_sees_held_out_functions_only_from_their_turn(tmp_path: Path) -> None:
+    from benchmarks.bfcl.single import CombinedApp
+    from benchmarks.bfcl.world import TaskWorld
+    from core.errors import ToolError
+
+    task = load_tasks("multi_turn_miss_func", limit=1)[0]
+    world = TaskWorld(task)
+    combined = CombinedApp(dict(world.world.items()))
+    world.begin_turn(0)
+    assert "sort" not in {t.name for t in combined.tools}
+    with pytest.raises(ToolError):
+        combined.call("sort", {"file_name": "final_report.pdf"})
+    with pytest.raises(ToolError):
+        combined.call("cd", {"folder": 3})  # refused by the schema: never ran
+    assert world.log.calls == []
+    with pytest.raises(ToolError, match="No such file"):
+        combined.call("cd", {"folder": "nowhere"})  # ran and failed inside the app: recorded
+    world.begin_turn(3)
+    assert "sort" in {t.name for t in combined.tools}
+    assert [c.call.tool for c in world.log.calls] == ["cd"]
+    summary = await run_benchmark(
+        config(tmp_path, "multi_turn_miss_func", agent="single", limit=2), OracleSource()
+    )
+    assert summary.accuracy == 1.0
+
+
 async def test_compound_mode_is_one_run_scored_on_the_final_state(tmp_path: Path) -> None:
     cfg = config(tmp_path, "multi_turn_miss_func", mode="compound", limit=2)
     summary = await run_benchmark(cfg, OracleSource())
