@@ -102,9 +102,11 @@ async def test_persistent_5xx_ends_in_a_clear_error_after_bounded_retries(
     stub: StubServer, make_orchestrator: MakeOrchestrator
 ) -> None:
     stub.fail("500", times=100)
-    orch = make_orchestrator(stub.url)
+    orch = make_orchestrator(stub.url, backoff_s=0.1)
+    start = time.monotonic()
     with pytest.raises(ModelOutputError, match=r"failed after 3 attempt\(s\): HTTP 500") as info:
         await orch.run_and_close(ONE)
+    assert time.monotonic() - start >= 0.5 * (0.1 + 0.2)  # backoff 0.1 s, doubled, +-50%
     assert len(stub.requests) == 3
     assert info.value.run_id is not None
     saved = orch.store.load_run(info.value.run_id)
