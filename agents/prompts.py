@@ -208,7 +208,8 @@ def answer_messages(
         ChatMessage(
             role="system",
             content="Write the final answer to the user in one to three sentences, using only "
-            "the subtask outcomes. Say plainly what did not succeed. " + UNTRUSTED,
+            'the subtask outcomes. Say plainly what did not succeed. Reply with JSON {"answer": '
+            '"..."}. ' + UNTRUSTED,
         ),
         ChatMessage(role="user", content="\n".join(lines)),
     ]

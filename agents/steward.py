@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -212,10 +213,22 @@ class StewardAgent:
         messages = prompts.answer_messages(
             instruction, graph, records, self.settings.observation_chars
         )
-        completion = await self._call(messages, "answer")
-        text = completion.text.strip()
+        try:
+            completion = await self._call(messages, "answer", ANSWER_SCHEMA)
+        except ModelOutputError as exc:
+            record = exc.record if isinstance(exc.record, CallRecord) else None
+            return fallback, record
+        data = completion.data if isinstance(completion.data, dict) else {}
+        text = str(data.get("answer", "")).strip()
         return (text or fallback), completion.record
 
+
+ANSWER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "maxLength": 600}},
+    "required": ["answer"],
+    "additionalProperties": False,
+}
 
 _KINDS = {"none", "wrong_result", "incomplete", "tool_error", "loop", "other"}
 

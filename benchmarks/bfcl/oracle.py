@@ -98,6 +98,8 @@ class OracleModels:
             return {"success": True, "failure_kind": "none", "tips": "", "key_info": "done"}
         if "guideline" in props:
             return {"guideline": "Replayed the ground truth.", "tips": []}
+        if "answer" in props:
+            return {"answer": "Done."}
         return "Done."
 
     def plan(self) -> dict[str, Any]:

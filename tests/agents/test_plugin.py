@@ -82,7 +82,7 @@ async def test_plugin_specialist_runs_in_a_plan(installed: Path, tmp_path: Path)
                 "<app:weather>"
             ]
             return plan
-        return verdict(True, key_info="alert 1") if k == "evaluate" else "Alert set."
+        return verdict(True, key_info="alert 1") if k == "evaluate" else {"answer": "Alert set."}
 
     def staff(messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
         assert schema is not None

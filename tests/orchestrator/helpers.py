@@ -127,6 +127,8 @@ def kind(schema: dict[str, Any] | None) -> str:
         return "evaluate"
     if "guideline" in props:
         return "summarize"
+    if "answer" in props:
+        return "answer"
     return "act"
 
 
@@ -176,7 +178,7 @@ def steward_fn(
             return queue.pop(0) if len(queue) > 1 else queue[0]
         if k == "evaluate":
             return judge(subtask_of(messages), messages)
-        return answer
+        return {"answer": answer}
 
     return fn
 
