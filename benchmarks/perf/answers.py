@@ -44,7 +44,7 @@ def plan_nodes(shape: str, n: int, tokens: list[str]) -> list[dict[str, Any]]:
 
 
 def purpose_of(schema: dict[str, Any] | None) -> str:
-    """``plan``, ``act``, ``evaluate``, ``probe``, ``other`` or ``answer`` (no schema)."""
+    """``plan``, ``act``, ``evaluate``, ``answer``, ``probe`` or ``other``."""
     if schema is None:
         return "answer"
     if schema == PROBE_SCHEMA:
@@ -56,6 +56,8 @@ def purpose_of(schema: dict[str, Any] | None) -> str:
         return "act"
     if "success" in props:
         return "evaluate"
+    if set(props) == {"answer"}:
+        return "answer"
     return "other"
 
 
@@ -96,7 +98,7 @@ class Answers:
         if purpose == "other":
             assert schema is not None
             return purpose, json.dumps(example_instance(schema))
-        return purpose, _ANSWER
+        return purpose, _ANSWER if schema is None else json.dumps({"answer": _ANSWER})
 
     def _plan(self, schema: dict[str, Any], messages: list[dict[str, Any]]) -> str:
         items = schema["properties"]["nodes"].get("items") or {}

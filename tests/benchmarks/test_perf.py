@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from agents.plan import SchedulingGraph, plan_schema, validate_graph
 from agents.records import VERDICT_SCHEMA
 from agents.staff import action_schema
+from agents.steward import ANSWER_SCHEMA
 from benchmarks.perf.answers import Answers
 from benchmarks.perf.measure import Bench
 from benchmarks.perf.stub import PerfStub, latency_of, model_name
@@ -53,6 +54,8 @@ def test_canned_answers_are_schema_valid() -> None:
     verdict = json.loads(answers.answer(body(VERDICT_SCHEMA, "s", "u"))[1])
     assert verdict["success"] is True and not validate(VERDICT_SCHEMA, verdict)
     assert answers.answer(body(None, "s", "u"))[0] == "answer"
+    purpose, text = answers.answer(body(ANSWER_SCHEMA, "s", "u"))
+    assert purpose == "answer" and not validate(ANSWER_SCHEMA, json.loads(text))
 
 
 def test_latency_is_read_from_the_model_name() -> None:
