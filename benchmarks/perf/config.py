@@ -85,6 +85,8 @@ class PerfReport(BaseModel):
     overhead_ratio_vs_langgraph: float
     """Steward / bare loop overhead per call at 0 ms latency (goal: at most 1.25)."""
     overhead_ratio_by_latency: dict[str, float]
+    overhead_ratio_of_best_runs: dict[str, float]
+    """Steward / bare of the fastest of the repeats (the least disturbed by other processes)."""
     cpu_ms_per_call: dict[str, float]
     """CPU time of this process per model call at 0 ms: ``steward`` and ``bare`` (a check on
     the wall-time figures when the machine is busy)."""

@@ -83,6 +83,8 @@ def render(report: PerfReport) -> str:
             f"{report.bare_overhead_ms_per_call[k]:6.2f} ms, "
             f"ratio {report.overhead_ratio_by_latency[k]:.2f}"
         )
+    best = ", ".join(f"{k} {v:.2f}" for k, v in report.overhead_ratio_of_best_runs.items())
+    lines.append(f"  ratio of the fastest runs: {best}")
     cpu = report.cpu_ms_per_call
     if cpu:
         lines.append(
