@@ -23,7 +23,7 @@ def perf(as_json: bool, quick: bool, repeats: int | None, quiet: bool) -> None:
     openai client; wall time over critical path for a fan-out and a chain of 8 subtasks at
     200 ms per call (and a fan-out of 64 beside asyncio.gather); overhead per subtask and
     checkpoint size for plans of 2 to 128 subtasks; runs per minute at 1, 4 and 16 at once.
-    Takes about a minute; run it on an idle machine.
+    Takes about a minute and a half; run it on an idle machine.
     """
     config = PerfConfig.quick() if quick else PerfConfig()
     if repeats is not None:
