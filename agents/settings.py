@@ -25,9 +25,12 @@ class AgentSettings(BaseModel):
     prompt_chars: int = 8000
     """Largest prompt in characters (about 3-4 per token). The default suits the embedded
     server's 4096-token window; raise it for models with larger windows."""
-    max_arg_chars: int = 160
-    """Longest string value a staff agent may write in one tool argument (a cap inside the
-    action schema, so constrained decoding cannot run to the token limit)."""
+    max_arg_chars: int | None = None
+    """Longest string a staff agent may write in one tool argument, as a cap inside the action
+    schema, so constrained decoding cannot run to the token limit inside one value. ``None``
+    (the default) sets no cap: real arguments can be long (BFCL writes up to 6,690 characters
+    at once). `steward run` sets 160 on the embedded server, whose small model otherwise fills
+    every string to the limit."""
     observation_chars: int = 600
     """Characters of an observation shown in a prompt (the record keeps it whole)."""
     history_steps: int = 8

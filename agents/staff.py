@@ -34,7 +34,7 @@ FINISH = "finish"
 StepCallback = Callable[[Step], None]
 
 
-def action_schema(tools: list[Tool], *, max_chars: int = 160) -> dict[str, Any]:
+def action_schema(tools: list[Tool], *, max_chars: int | None = None) -> dict[str, Any]:
     """JSON Schema of one action: one variant per tool (its name as a constant and its own
     argument schema) plus ``finish``. Under constrained decoding the model can only name a tool
     of this app, with arguments of the right shape; string lengths are capped so a weak model
@@ -46,7 +46,11 @@ def action_schema(tools: list[Tool], *, max_chars: int = 160) -> dict[str, Any]:
             "properties": {
                 "thought": thought,
                 "tool": {"const": t.name},
-                "arguments": bounded(t.parameters or {"type": "object"}, max_chars),
+                "arguments": (
+                    bounded(t.parameters or {"type": "object"}, max_chars)
+                    if max_chars is not None
+                    else t.parameters or {"type": "object"}
+                ),
             },
             "required": ["thought", "tool", "arguments"],
             "additionalProperties": False,

@@ -85,12 +85,23 @@ def models_config(
     return cfg.model_copy(update={"roles": roles})
 
 
+def is_embedded(cfg: ModelsConfig) -> bool:
+    """Whether the run's default endpoint is the embedded server."""
+    from modelclient.embedded import embedded_base_url
+
+    return cfg.default.base_url.rstrip("/") == embedded_base_url().rstrip("/")
+
+
+EMBEDDED_ARG_CHARS = 160
+"""Argument string cap for the embedded server's small model (see AgentSettings.max_arg_chars)."""
+
+
 def ensure_backend(cfg: ModelsConfig, *, autostart: bool, quiet: bool) -> None:
     """Start the embedded server when the run points at it and it is not running."""
-    from modelclient.embedded import ServerSettings, embedded_base_url, ensure_running
+    from modelclient.embedded import ServerSettings, ensure_running
 
     settings = ServerSettings()
-    if cfg.default.base_url.rstrip("/") != embedded_base_url(settings).rstrip("/"):
+    if not is_embedded(cfg):
         return
     if os.environ.get("STEWARD_NO_AUTOSTART"):
         autostart = False

@@ -15,8 +15,10 @@ from agents.registry import default_registry
 from agents.settings import AgentSettings
 from apps.scenario import Scenario
 from cli.build import (
+    EMBEDDED_ARG_CHARS,
     check_instruction,
     ensure_backend,
+    is_embedded,
     make_orchestrator,
     models_config,
     pick_scenario,
@@ -129,7 +131,12 @@ def run(
     text = check_instruction(instruction if instruction is not None else scenario.instruction or "")
     cfg = models_config(registry, config, base_url, model)
     ensure_backend(cfg, autostart=not no_autostart, quiet=quiet)
-    settings = AgentSettings(max_steps=max_steps, max_retries=max_retries, max_replans=max_replans)
+    settings = AgentSettings(
+        max_steps=max_steps,
+        max_retries=max_retries,
+        max_replans=max_replans,
+        max_arg_chars=EMBEDDED_ARG_CHARS if is_embedded(cfg) else None,
+    )
     limits = BudgetLimits(max_tokens=token_budget, max_calls=call_budget, deadline_s=deadline)
     orchestrator = make_orchestrator(
         registry=registry,

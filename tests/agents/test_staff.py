@@ -44,7 +44,7 @@ def test_action_schema_of_every_bfcl_app_is_valid_and_constrains_tool_names() ->
         "vehicle",
     ):
         app = make_bfcl_app(name, {})
-        schema = action_schema(app.tools)
+        schema = action_schema(app.tools, max_chars=100)
         Draft202012Validator.check_schema(schema)
         validator = Draft202012Validator(schema)
         assert not validator.is_valid({"thought": "", "tool": "rm_rf", "arguments": {}})
