@@ -162,7 +162,7 @@ def plan_schema(tokens: Collection[str], *, max_nodes: int = 32) -> dict[str, An
                     "properties": {
                         "id": {"type": "string", "maxLength": 16},
                         "task_token": {"type": "string", "enum": sorted(tokens)},
-                        "instruction": {"type": "string", "maxLength": 400},
+                        "instruction": {"type": "string", "maxLength": 1000},
                         "needs": {
                             "type": "array",
                             "maxItems": max_nodes,

@@ -16,7 +16,7 @@ class AgentSettings(BaseModel):
     """Retries of a failed subtask (with the verdict's tips) before a re-plan."""
     max_replans: int = 1
     """Re-plans of the part of the graph that has not succeeded."""
-    max_nodes: int = 6
+    max_nodes: int = 8
     """Largest plan the steward may produce."""
     plan_repairs: int = 2
     """Times an invalid plan is sent back to the model with its errors."""
