@@ -36,8 +36,13 @@ def _isolated(
 ) -> Iterator[None]:
     """Each test gets its own data folder; unit tests may talk to 127.0.0.1 (stub servers) but
     never to the network."""
-    for var in ("STEWARD_CONFIG", "STEWARD_BASE_URL", "STEWARD_MODEL", "STEWARD_API_KEY",
-                "STEWARD_MEMORY_DB"):
+    for var in (
+        "STEWARD_CONFIG",
+        "STEWARD_BASE_URL",
+        "STEWARD_MODEL",
+        "STEWARD_API_KEY",
+        "STEWARD_MEMORY_DB",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("STEWARD_HOME", str(tmp_path / "steward-home"))
     if request.node.get_closest_marker("vllm"):

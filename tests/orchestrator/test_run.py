@@ -191,7 +191,7 @@ async def test_invalid_plan_is_repaired_by_the_model(tmp_path: Path, store: RunS
             requests.append(messages)
         return base(messages, schema)
 
-    orch, models = make(tmp_path, store, steward)
+    orch, _models = make(tmp_path, store, steward)
     record = await orch.run("Add a note 'buy milk' and mail its id to bob")
     assert record.status == "succeeded"
     assert record.graph is not None and record.graph.ids == ["s1", "s2"]
