@@ -151,7 +151,7 @@ def _show(summary: Summary) -> None:
 @click.option(
     "--max-steps",
     type=click.IntRange(2, 100),
-    help="Actions per staff attempt (the single agent: per turn; default 20).",
+    help="Actions per staff attempt (the single agent: per turn; default 40).",
 )
 @click.option(
     "--max-calls", type=click.IntRange(1), help="Model-call budget of one turn (steward agents)."

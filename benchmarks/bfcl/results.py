@@ -41,8 +41,9 @@ class BenchConfig(BaseModel):
     """Memory store for agents with memory; default ``<out>/memory.db``."""
     settings: AgentSettings = Field(default_factory=AgentSettings)
     """Agent limits; the variant's switches (evaluate, parallel) are applied on top."""
-    single_max_steps: int = Field(default=20, ge=1)
-    """Step cap of the single agent per turn (it does a whole turn in one attempt)."""
+    single_max_steps: int = Field(default=40, ge=1)
+    """Step cap of the single agent per turn (it does a whole turn in one attempt; BFCL turns
+    take up to 34 calls, and the steward may spend max_nodes x max_steps actions on one)."""
     max_calls_per_turn: int | None = None
     """Model-call budget of one turn (a steward run); unlimited when unset."""
     context_turns: int = Field(default=3, ge=0)
