@@ -113,7 +113,13 @@ class BfclTask(BaseModel):
 
 
 def _read_jsonl(*parts: str) -> list[dict[str, Any]]:
-    text = files("bfcl_eval").joinpath("data", *parts).read_text(encoding="utf-8")
+    try:
+        root = files("bfcl_eval")
+    except ModuleNotFoundError:
+        raise UserError(
+            "the BFCL data is missing: pip install --no-deps bfcl-eval==2026.3.23 mpmath==1.3.0"
+        ) from None
+    text = root.joinpath("data", *parts).read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 

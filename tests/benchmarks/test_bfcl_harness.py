@@ -185,3 +185,22 @@ def test_score_rejects_a_wrong_number_of_turns() -> None:
     task = load_tasks("multi_turn_base", limit=1)[0]
     score = score_task(task, [[]], model_name="steward_test_turns")
     assert not score.valid and score.error_type == "multi_turn:force_terminated"
+
+
+async def test_the_known_ground_truth_defect_fails_in_turns_and_passes_in_compound(
+    tmp_path: Path,
+) -> None:
+    from benchmarks.bfcl import KNOWN_GT_DEFECTS
+
+    task_id = "multi_turn_miss_func_49"
+    assert task_id in KNOWN_GT_DEFECTS
+    turns = await run_benchmark(
+        config(tmp_path, "multi_turn_miss_func", offset=49, limit=1, agent="no-memory"),
+        OracleSource(),
+    )
+    assert turns.tasks == 1 and turns.passed == 0  # tail is held back until turn 3
+    compound = await run_benchmark(
+        config(tmp_path, "multi_turn_miss_func", offset=49, limit=1, mode="compound"),
+        OracleSource(),
+    )
+    assert compound.passed == 1  # one instruction: every function is shown from the start
