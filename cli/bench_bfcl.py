@@ -154,6 +154,12 @@ def _show(summary: Summary) -> None:
     help="Actions per staff attempt (the single agent: per turn; default 40).",
 )
 @click.option(
+    "--max-arg-chars",
+    type=click.IntRange(1),
+    help="Cap on string tool arguments in the action schema (default: none; BFCL's "
+    "long-context tasks write up to 6,690 characters at once).",
+)
+@click.option(
     "--max-calls", type=click.IntRange(1), help="Model-call budget of one turn (steward agents)."
 )
 @click.option(
@@ -175,6 +181,7 @@ def bfcl(
     out: Path,
     memory_db: Path | None,
     max_steps: int | None,
+    max_arg_chars: int | None,
     max_calls: int | None,
     fresh: bool,
     no_autostart: bool,
@@ -193,7 +200,8 @@ def bfcl(
       steward bench bfcl --category multi_turn_base --limit 20 --concurrency 8
       steward bench bfcl --agent single --base-url http://gpu:8000/v1 --model Qwen/Qwen3-8B
     """
-    settings = AgentSettings() if max_steps is None else AgentSettings(max_steps=max_steps)
+    limits = {"max_steps": max_steps, "max_arg_chars": max_arg_chars}
+    settings = AgentSettings.model_validate({k: v for k, v in limits.items() if v is not None})
     cfg = None
     if model not in (ORACLE, ORACLE_BROKEN):
         from cli.build import ensure_backend, models_config

@@ -44,54 +44,18 @@ class CallLog:
         return list(self.calls[mark:])
 
 
-LONG_CONTEXT_STRING_CHARS = 8000
-"""Length a string argument may have in long_context tasks: their ground truth writes up to
-6690 characters at once (a tweet or file of a long log), more than the staff agents' default
-cap on string arguments."""
-
-
-def with_string_cap(schema: Any, cap: int) -> Any:
-    """A copy of a JSON Schema in which every string without a ``maxLength`` gets ``cap``
-    (the staff agents keep an explicit ``maxLength`` instead of their own default)."""
-    if isinstance(schema, list):
-        return [with_string_cap(item, cap) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {key: with_string_cap(value, cap) for key, value in schema.items()}
-    kind = out.get("type")
-    kinds = {kind} if isinstance(kind, str) else set(kind) if isinstance(kind, list) else set()
-    if "string" in kinds and "maxLength" not in out and "enum" not in out:
-        out["maxLength"] = cap
-    return out
-
-
 class RecordingApp:
-    """An ``App`` that forwards to a ``BfclApp`` and logs every call that ran.
+    """An ``App`` that forwards to a ``BfclApp`` and logs every call that ran."""
 
-    ``string_cap`` declares the longest string argument in the tools' schemas (see
-    ``LONG_CONTEXT_STRING_CHARS``); ``None`` leaves the schemas as the app has them.
-    """
-
-    def __init__(self, inner: BfclApp, log_: CallLog, *, string_cap: int | None = None) -> None:
+    def __init__(self, inner: BfclApp, log_: CallLog) -> None:
         self.inner = inner
         self.log = log_
         self.name = inner.name
         self.description = inner.description
-        self.string_cap = string_cap
-        self._capped: dict[str, Tool] = {}
 
     @property
     def tools(self) -> list[Tool]:
-        if self.string_cap is None:
-            return self.inner.tools
-        out = []
-        for tool in self.inner.tools:
-            capped = self._capped.get(tool.name)
-            if capped is None:
-                params = with_string_cap(tool.parameters, self.string_cap)
-                capped = self._capped[tool.name] = tool.model_copy(update={"parameters": params})
-            out.append(capped)
-        return out
+        return self.inner.tools
 
     def call(self, tool: str, args: dict[str, Any]) -> Any:
         try:
@@ -132,10 +96,7 @@ class TaskWorld:
             self.apps[name] = make_bfcl_app(
                 name, task.initial_config.get(class_name, {}), long_context=task.long_context
             )
-        cap = LONG_CONTEXT_STRING_CHARS if task.long_context else None
-        self.world = World(
-            {n: RecordingApp(a, self.log, string_cap=cap) for n, a in self.apps.items()}
-        )
+        self.world = World({n: RecordingApp(a, self.log) for n, a in self.apps.items()})
         self._excluded = set(task.excluded_function)
         self._held = {n for names in task.missed_function.values() for n in names}
         if reveal_all:
