@@ -25,7 +25,11 @@ def normalise(text: str) -> str:
 
 def jaccard(a: str, b: str) -> float:
     """Jaccard similarity of the word sets of ``a`` and ``b`` (1.0 for two empty texts)."""
-    sa, sb = set(words(a)), set(words(b))
+    return jaccard_sets(set(words(a)), set(words(b)))
+
+
+def jaccard_sets(sa: set[str], sb: set[str]) -> float:
+    """Jaccard similarity of two word sets (1.0 for two empty sets)."""
     if not sa and not sb:
         return 1.0
     return len(sa & sb) / len(sa | sb)

@@ -9,7 +9,7 @@ from sqlite_utils import Database
 
 from memory.models import Entry, ExpertiseEntry, GuidelineEntry, Kind, kind_of, now_iso
 from memory.rows import TABLES, from_row, to_row, tokens_key
-from memory.text import NEAR_DUPLICATE, jaccard, normalise
+from memory.text import NEAR_DUPLICATE, jaccard_sets, normalise
 
 MergeMode = Literal["confirm", "import"]
 """``confirm``: a new verified success re-confirms the entry (successes + 1).
@@ -47,8 +47,9 @@ def find_near_duplicate(db: Database, entry: Entry) -> Entry | None:
     if exact:
         return from_row(kind, exact[0])
     best_id, best = None, NEAR_DUPLICATE
+    mine = set(norm.split())  # ``norm`` is already words joined by single spaces
     for row in db.query(f"SELECT id, norm FROM {table} WHERE {column} = ?", [value]):
-        score = jaccard(norm, row["norm"])
+        score = jaccard_sets(mine, set(row["norm"].split()))
         if score >= best:
             best_id, best = row["id"], score
     if best_id is None:
