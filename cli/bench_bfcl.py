@@ -146,7 +146,13 @@ def _show(summary: Summary) -> None:
 @click.option(
     "--memory-db",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Memory store for agents with memory (default: <out>/memory.db).",
+    help="Memory store for agents with memory [default: your memory store, as "
+    "`steward memory` shows it]. Give a fresh file to keep experiments apart.",
+)
+@click.option(
+    "--no-learn",
+    is_flag=True,
+    help="Only read memory; write nothing from the tasks that pass.",
 )
 @click.option(
     "--max-steps",
@@ -180,6 +186,7 @@ def bfcl(
     mode: str,
     out: Path,
     memory_db: Path | None,
+    no_learn: bool,
     max_steps: int | None,
     max_arg_chars: int | None,
     max_calls: int | None,
@@ -192,7 +199,8 @@ def bfcl(
 
     Results go to --out: one JSONL line per task (an interrupted run resumes and skips the
     finished tasks), a summary JSON, results.md (every run in the folder: the ablation table)
-    and PNG plots.
+    and PNG plots. Agents with memory read it before planning and learn from every task the
+    checker passes (and only those); `steward memory list` shows what was learned.
 
     \b
     Examples:
@@ -220,6 +228,7 @@ def bfcl(
         concurrency=concurrency,
         out=out,
         memory_db=memory_db,
+        learn=not no_learn,
         settings=settings,
         single_max_steps=max_steps or BenchConfig.model_fields["single_max_steps"].default,
         max_calls_per_turn=max_calls,

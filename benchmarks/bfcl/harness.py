@@ -190,7 +190,7 @@ class Harness:
             )
         decoded: Decoded = [[[c] for c in turn.calls] for turn in turns]
         score = score_task(task, decoded, model_name=self.checker_name, compound=compound)
-        if score.valid:
+        if score.valid and cfg.learn:
             await self._learn(records)
         judged = [t.recruited for t in turns if t.recruited is not None]
         totals = Totals.total(t.totals for t in turns)

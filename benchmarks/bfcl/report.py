@@ -100,6 +100,8 @@ def write_reports(
         "summary": str(out / f"{key}.summary.json"),
         "markdown": str(out / MARKDOWN),
     }
+    if config.uses_memory:
+        summary.files["memory"] = str(config.memory_path())
     if importlib.util.find_spec("matplotlib") is not None:
         summary.files["accuracy_plot"] = str(out / ACCURACY_PNG)
         summary.files["tokens_plot"] = str(out / f"{key}.tokens.png")

@@ -38,7 +38,11 @@ class BenchConfig(BaseModel):
     out: Path = Path("bfcl-results")
     """Folder for results, run records, checkpoints and memory."""
     memory_db: Path | None = None
-    """Memory store for agents with memory; default ``<out>/memory.db``."""
+    """Memory store for agents with memory; default: the user's store
+    (:func:`memory.default_path`), so ``steward memory list`` shows what a run learned."""
+    learn: bool = True
+    """Write memory from tasks the checker passed; off: memory is only read (to evaluate a
+    fixed memory, as ``steward bench memory`` does)."""
     settings: AgentSettings = Field(default_factory=AgentSettings)
     """Agent limits; the variant's switches (evaluate, parallel) are applied on top."""
     single_max_steps: int = Field(default=40, ge=1)
@@ -64,7 +68,9 @@ class BenchConfig(BaseModel):
         return self.agent in ("steward", "no-eval", "sequential")
 
     def memory_path(self) -> Path:
-        return self.memory_db or self.out / "memory.db"
+        from memory import default_path
+
+        return self.memory_db or default_path()
 
     def key(self, model: str) -> str:
         """File stem of this run's results: category, agent, mode and model."""

@@ -68,3 +68,33 @@ def test_bench_bfcl_unreachable_server_is_a_clean_error(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert "unreachable" in result.stderr
     assert not any(p.read_text().strip() for p in tmp_path.glob("*.jsonl"))  # nothing scored
+
+
+def _memory_list() -> list[dict[str, object]]:
+    result = CliRunner().invoke(cli, ["memory", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    entries: list[dict[str, object]] = json.loads(result.stdout)
+    return entries
+
+
+def test_bench_fills_the_memory_that_steward_memory_lists(tmp_path: Path) -> None:
+    """The issue's check: an oracle run fills the user's memory; a failing run adds nothing."""
+    runner = CliRunner()
+    args = ["bench", "bfcl", "--model", "oracle", "--limit", "2", "-q", "--out", str(tmp_path)]
+    assert runner.invoke(cli, args).exit_code == 0
+    entries = _memory_list()
+    kinds = {e["kind"] for e in entries}
+    assert kinds == {"guideline", "expertise"}
+    for entry in entries:
+        provenance = entry["provenance"]
+        assert isinstance(provenance, dict)
+        assert provenance["model"] == "oracle" and provenance["source"] == "bench"
+        assert str(provenance["run_id"]).startswith("multi_turn_base_")
+    broken = ["bench", "bfcl", "--model", "oracle-broken", "--limit", "2", "--offset", "2"]
+    assert runner.invoke(cli, [*broken, "-q", "--out", str(tmp_path)]).exit_code == 0
+    assert len(_memory_list()) == len(entries)
+    # a passing run with --no-learn reads memory but writes nothing
+    frozen = ["bench", "bfcl", "--model", "oracle", "--limit", "2", "--offset", "4"]
+    result = runner.invoke(cli, [*frozen, "--no-learn", "--json", "--out", str(tmp_path)])
+    assert json.loads(result.stdout)["accuracy"] == 1.0
+    assert len(_memory_list()) == len(entries)
