@@ -72,6 +72,7 @@ def _register() -> None:
         ("cli.memory_cmd", cli),
         ("cli.bench_serve", bench),
         ("cli.bench_bfcl", bench),
+        ("cli.bench_memory", bench),
         ("cli.bench_perf", bench),
     ):
         try:

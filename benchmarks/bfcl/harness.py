@@ -185,6 +185,7 @@ class Harness:
                     apps_expected=apps_expected,
                     recruited=(run.apps_planned == apps_expected) if expected else None,
                     unrecorded=unrecorded,
+                    retrieved=run.retrieved,
                     totals=run.totals,
                 )
             )

@@ -133,6 +133,8 @@ class TurnResult(BaseModel):
     """``apps_planned == apps_expected``; ``None`` for a turn without ground-truth calls."""
     unrecorded: list[str] = Field(default_factory=list)
     """Calls that ran but could not be written as safe call strings (left out)."""
+    retrieved: int = 0
+    """Memory entries put into this turn's prompts (0 for agents without memory)."""
     totals: Totals = Field(default_factory=Totals)
 
 

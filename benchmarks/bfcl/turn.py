@@ -37,6 +37,8 @@ class TurnRun:
     totals: Totals = field(default_factory=Totals)
     record: RunRecord | None = None
     """The steward's run record (kept for learning after a verified pass)."""
+    retrieved: int = 0
+    """Memory entries put into this run's prompts (guidelines and expertise)."""
 
 
 class RequestExperience:
@@ -138,4 +140,14 @@ async def run_steward_turn(
         apps_planned=planned_apps(record, ctx.registry),
         totals=totals,
         record=record,
+        retrieved=retrieved_count(record),
     )
+
+
+def retrieved_count(record: RunRecord) -> int:
+    """Memory entries that went into a run's prompts (the plan's guidelines, each subtask's
+    expertise), read from the record's ``retrieved`` log."""
+    lookups: list[Any] = list(record.retrieved.get("guidelines") or [])
+    for found in (record.retrieved.get("expertise") or {}).values():
+        lookups.extend(found)
+    return sum(len(item.get("ids") or []) for item in lookups if isinstance(item, dict))

@@ -1,0 +1,330 @@
+"""Does memory make later runs better? Fill memory from one slice of tasks, evaluate another.
+
+``run_curve`` runs the fill slice through the full steward in stages (learning only from the
+tasks the checker passed) and keeps a copy of the memory after each stage: after ``k`` tasks
+seen, for every ``k`` in ``points``. Then the same evaluation slice runs once per copy with the
+memory read-only, so every point sees the same tasks and differs only in what memory holds;
+point 0 is the steward with memory off. The result is the learning curve (accuracy against
+tasks seen) and the memory-on/off comparison (the first and last points) side by side.
+
+Every stage is an ordinary benchmark run with its own results file, so an interrupted curve
+resumes: finished tasks are skipped and finished memory copies are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agents.settings import AgentSettings
+from benchmarks.bfcl.harness import OnResult, OnStart, run_benchmark
+from benchmarks.bfcl.models import ModelSource
+from benchmarks.bfcl.results import BenchConfig, Mode, Summary
+
+log = logging.getLogger("steward.benchmarks")
+
+SourceFactory = Callable[[], ModelSource]
+"""A fresh model source (a benchmark run closes the one it was given)."""
+OnStage = Callable[[str], None]
+"""Called with a one-line description before each stage starts."""
+
+CURVE_JSON = "curve.json"
+CURVE_MD = "curve.md"
+CURVE_PNG = "curve.png"
+
+
+class CurveConfig(BaseModel):
+    """A memory learning-curve experiment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str = "multi_turn_base"
+    fill_offset: int = Field(default=0, ge=0)
+    """First task of the fill slice."""
+    fill: int = Field(default=50, ge=1)
+    """Tasks in the fill slice (memory learns from those the checker passes)."""
+    eval_offset: int | None = Field(default=None, ge=0)
+    """First task of the evaluation slice; default: right after the fill slice."""
+    eval: int = Field(default=20, ge=1)
+    """Tasks in the evaluation slice (run once per point)."""
+    points: list[int] = Field(default_factory=list)
+    """Tasks seen at which memory is evaluated; default ``0, fill/2, fill``. 0 is always
+    included (memory off)."""
+    mode: Mode = "turns"
+    concurrency: int = Field(default=4, ge=1)
+    out: Path = Path("memory-curve")
+    settings: AgentSettings = Field(default_factory=AgentSettings)
+    max_calls_per_turn: int | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> CurveConfig:
+        if self.eval_offset is None:
+            self.eval_offset = self.fill_offset + self.fill
+        fill_end, eval_end = self.fill_offset + self.fill, self.eval_offset + self.eval
+        if self.eval_offset < fill_end and self.fill_offset < eval_end:
+            raise ValueError(
+                f"the fill slice [{self.fill_offset}, {fill_end}) and the evaluation slice "
+                f"[{self.eval_offset}, {eval_end}) overlap; memory must be judged on unseen tasks"
+            )
+        points = sorted({0, *(self.points or [self.fill // 2, self.fill])})
+        if points[-1] > self.fill:
+            raise ValueError(f"point {points[-1]} is beyond the {self.fill} fill tasks")
+        self.points = points
+        return self
+
+    @property
+    def memory_path(self) -> Path:
+        """The memory the fill stages write."""
+        return self.out / "fill" / "memory.db"
+
+    def snapshot_path(self, seen: int) -> Path:
+        return self.out / "memory" / f"after-{seen:04d}.db"
+
+
+class CurvePoint(BaseModel):
+    """The evaluation slice, run with the memory learned from ``tasks_seen`` fill tasks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks_seen: int
+    memory: bool
+    """False at point 0 (the steward with memory off)."""
+    guidelines: int = 0
+    expertise: int = 0
+    """Entries in the memory this point read."""
+    retrieved_per_turn: float = 0.0
+    """Memory entries put into prompts, per turn."""
+    summary: Summary
+
+
+class Curve(BaseModel):
+    """The whole experiment: the fill runs' summaries and one point per memory copy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config: CurveConfig
+    fill_model: str
+    eval_model: str
+    fill: list[Summary] = Field(default_factory=list)
+    """One summary per fill stage (stage ``i`` ends at ``points[i + 1]`` tasks seen)."""
+    points: list[CurvePoint] = Field(default_factory=list)
+    elapsed_s: float = 0.0
+    files: dict[str, str] = Field(default_factory=dict)
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """A consistent copy of the sqlite file ``source`` (WAL included) at ``target``, written
+    under a temporary name first so a crash never leaves a half copy under the real one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(partial)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+    partial.replace(target)
+
+
+def _counts(path: Path) -> tuple[int, int]:
+    from memory import MemoryStore
+
+    if not path.exists():
+        return 0, 0
+    with MemoryStore(path) as store:
+        stats = store.stats()
+    return int(stats["guidelines"]["count"]), int(stats["expertise"]["count"])
+
+
+async def run_curve(
+    config: CurveConfig,
+    fill_source: SourceFactory,
+    eval_source: SourceFactory,
+    *,
+    on_stage: OnStage | None = None,
+    on_start: OnStart | None = None,
+    on_result: OnResult | None = None,
+) -> Curve:
+    """Fill memory in stages, evaluate every memory copy, write ``curve.json/.md/.png``."""
+    started = time.monotonic()
+    config.out.mkdir(parents=True, exist_ok=True)
+    note = on_stage or (lambda _text: None)
+
+    def bench(**fields: object) -> BenchConfig:
+        return BenchConfig.model_validate(
+            {
+                "category": config.category,
+                "mode": config.mode,
+                "concurrency": config.concurrency,
+                "settings": config.settings,
+                "max_calls_per_turn": config.max_calls_per_turn,
+                **fields,
+            }
+        )
+
+    fill_summaries: list[Summary] = []
+    fill_label = eval_label = ""
+    previous = 0
+    for seen in config.points[1:]:
+        snapshot = config.snapshot_path(seen)
+        stage = bench(
+            agent="steward",
+            offset=config.fill_offset + previous,
+            limit=seen - previous,
+            out=config.out / "fill" / f"upto-{seen:04d}",
+            memory_db=config.memory_path,
+        )
+        source = fill_source()
+        fill_label = source.label
+        if snapshot.exists():  # finished earlier: the memory copy is final
+            await source.aclose()
+            note(f"fill tasks {previous}-{seen}: done earlier ({snapshot.name})")
+        else:
+            note(f"fill: learning from tasks {previous}-{seen} of the fill slice ({source.label})")
+            fill_summaries.append(
+                await run_benchmark(stage, source, on_start=on_start, on_result=on_result)
+            )
+            copy_database(_existing(config.memory_path), snapshot)
+        previous = seen
+
+    points: list[CurvePoint] = []
+    for seen in config.points:
+        use_memory = seen > 0
+        folder = config.out / "eval" / f"after-{seen:04d}"
+        memory_db = folder / "memory.db"
+        if use_memory and not memory_db.exists():
+            copy_database(config.snapshot_path(seen), memory_db)  # retrieval counts its uses
+        stage = bench(
+            agent="steward" if use_memory else "no-memory",
+            offset=config.eval_offset,
+            limit=config.eval,
+            out=folder,
+            memory_db=memory_db if use_memory else None,
+            learn=False,
+        )
+        source = eval_source()
+        eval_label = source.label
+        what = f"memory from {seen} task(s)" if use_memory else "memory off"
+        note(f"evaluate: {config.eval} task(s) with {what} ({source.label})")
+        summary = await run_benchmark(stage, source, on_start=on_start, on_result=on_result)
+        guidelines, expertise = _counts(config.snapshot_path(seen)) if use_memory else (0, 0)
+        points.append(
+            CurvePoint(
+                tasks_seen=seen,
+                memory=use_memory,
+                guidelines=guidelines,
+                expertise=expertise,
+                retrieved_per_turn=_retrieved_per_turn(summary),
+                summary=summary,
+            )
+        )
+    curve = Curve(
+        config=config,
+        fill_model=fill_label,
+        eval_model=eval_label,
+        fill=fill_summaries,
+        points=points,
+        elapsed_s=round(time.monotonic() - started, 1),
+    )
+    write_curve(curve)
+    return curve
+
+
+def _existing(path: Path) -> Path:
+    """``path``, created as an empty memory store if the fill wrote nothing yet."""
+    if not path.exists():
+        from memory import MemoryStore
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        MemoryStore(path).close()
+    return path
+
+
+def _retrieved_per_turn(summary: Summary) -> float:
+    from benchmarks.bfcl.report import read_results
+
+    results = read_results(Path(summary.files["results"]))
+    turns = [t for r in results.values() for t in r.turns]
+    return round(sum(t.retrieved for t in turns) / len(turns), 2) if turns else 0.0
+
+
+def write_curve(curve: Curve) -> None:
+    """``curve.json``, ``curve.md`` and (with matplotlib) ``curve.png`` in the curve's folder."""
+    out = curve.config.out
+    curve.files = {"json": str(out / CURVE_JSON), "markdown": str(out / CURVE_MD)}
+    png = _plot(curve, out / CURVE_PNG)
+    if png is not None:
+        curve.files["plot"] = str(png)
+    (out / CURVE_MD).write_text(markdown(curve), encoding="utf-8")
+    (out / CURVE_JSON).write_text(
+        json.dumps(curve.model_dump(mode="json"), indent=2), encoding="utf-8"
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def markdown(curve: Curve) -> str:
+    """The learning curve as a table, one row per point (the first row is memory off)."""
+    cfg = curve.config
+    fill_end = cfg.fill_offset + cfg.fill
+    eval_offset = cfg.eval_offset or 0
+    lines = [
+        f"# Memory learning curve: {cfg.category}",
+        "",
+        f"Fill: tasks {cfg.fill_offset}-{fill_end - 1} with `{curve.fill_model}`; "
+        f"evaluation: tasks {eval_offset}-{eval_offset + cfg.eval - 1} with "
+        f"`{curve.eval_model}`, memory read-only; {cfg.mode} mode.",
+        "",
+        "| tasks seen | memory | guidelines | expertise | retrieved/turn | accuracy % "
+        "| per-turn % | recruitment % | calls/task | prompt tok/task | completion tok/task "
+        "| actions/task | s/task |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for point in curve.points:
+        s, p = point.summary, point.summary.per_task
+        lines.append(
+            f"| {point.tasks_seen} | {'on' if point.memory else 'off'} | {point.guidelines} "
+            f"| {point.expertise} | {point.retrieved_per_turn:.2f} | {_pct(s.accuracy)} "
+            f"| {_pct(s.per_turn_accuracy)} | {_pct(s.recruitment_accuracy)} | {p.model_calls} "
+            f"| {p.prompt_tokens} | {p.completion_tokens} | {p.actions} | {p.wall_s:.1f} |"
+        )
+    if curve.fill:
+        passed = sum(s.passed for s in curve.fill)
+        tasks = sum(s.tasks for s in curve.fill)
+        lines += ["", f"Fill runs passed {passed}/{tasks} task(s) (memory learns only from those)."]
+    return "\n".join(lines) + "\n"
+
+
+def _plot(curve: Curve, path: Path) -> Path | None:
+    try:
+        import matplotlib
+    except ImportError:
+        log.warning("matplotlib is not installed; no curve plot (pip install 'steward[plots]')")
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as pyplot
+
+    points: Sequence[CurvePoint] = curve.points
+    xs = [p.tasks_seen for p in points]
+    fig, ax = pyplot.subplots(figsize=(7, 4.5))
+    ax.plot(xs, [100 * p.summary.accuracy for p in points], "o-", label="task accuracy")
+    ax.plot(xs, [100 * p.summary.per_turn_accuracy for p in points], "s--", label="per-turn")
+    ax.set_xlabel(f"fill tasks seen (memory from `{curve.fill_model}`)")
+    ax.set_ylabel(f"accuracy on {curve.config.eval} unseen tasks (%)")
+    ax.set_ylim(-2, 102)
+    ax.set_title(f"Memory learning curve: {curve.config.category}, {curve.eval_model}")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    pyplot.close(fig)
+    return path
