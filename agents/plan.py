@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -97,17 +97,25 @@ def topological_order(nodes: Iterable[Subtask]) -> list[str] | None:
     return order if len(order) == len(pending) else None
 
 
+def work_key(task_token: str, instruction: str) -> tuple[str, str]:
+    """What makes two subtasks the same piece of work: agent and instruction (case and spacing
+    ignored)."""
+    return task_token, " ".join(instruction.lower().split())
+
+
 def validate_graph(
     graph: SchedulingGraph,
     tokens: Collection[str],
     *,
     done: Collection[str] = (),
+    finished: Mapping[tuple[str, str], str] | None = None,
     max_nodes: int = 32,
 ) -> list[str]:
     """Every problem with ``graph``, as sentences a model can act on; empty when valid.
 
     ``done`` are ids of subtasks that already succeeded (a re-plan may need them but must not
-    reuse their ids).
+    reuse their ids); ``finished`` maps their :func:`work_key` to their id (a re-plan must not
+    do their work again).
     """
     errors: list[str] = []
     if not graph.nodes:
@@ -117,7 +125,12 @@ def validate_graph(
     seen: set[str] = set()
     same: dict[tuple[str, str], str] = {}
     for n in graph.nodes:
-        key = (n.task_token, " ".join(n.instruction.lower().split()))
+        key = work_key(n.task_token, n.instruction)
+        if finished and key in finished:
+            errors.append(
+                f"subtask {n.id!r} repeats finished subtask {finished[key]!r}; do not do its "
+                f"work again, list {finished[key]!r} in `needs` if you need its result"
+            )
         if key in same:
             errors.append(
                 f"subtask {n.id!r} repeats subtask {same[key]!r} (same agent, same "

@@ -6,9 +6,9 @@ This keeps every subtask whose token is known and removes or renames only what b
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
-from agents.plan import SchedulingGraph, Subtask, topological_order
+from agents.plan import SchedulingGraph, Subtask, topological_order, work_key
 
 
 def repair_graph(
@@ -17,18 +17,23 @@ def repair_graph(
     instruction: str,
     *,
     done: Collection[str] = (),
+    finished: Mapping[tuple[str, str], str] | None = None,
 ) -> tuple[SchedulingGraph, list[str]]:
-    """A valid version of ``graph`` and the list of fixes made."""
+    """A valid version of ``graph`` and the list of fixes made.
+
+    Subtasks that repeat a ``finished`` one (by :func:`agents.plan.work_key`) are dropped and
+    whatever needed them needs the finished subtask instead.
+    """
     fixes: list[str] = []
     nodes: list[Subtask] = []
     used: set[str] = set(done)
-    first: dict[tuple[str, str], str] = {}
+    first: dict[tuple[str, str], str] = dict(finished or {})
     alias: dict[str, str] = {}
     for index, node in enumerate(graph.nodes, 1):
         if node.task_token not in tokens:
             fixes.append(f"dropped {node.id!r} (unknown token {node.task_token})")
             continue
-        key = (node.task_token, " ".join(node.instruction.lower().split()))
+        key = work_key(node.task_token, node.instruction)
         if key in first and node.instruction.strip():
             alias[node.id] = first[key]
             fixes.append(f"dropped {node.id!r} (repeats {first[key]!r})")

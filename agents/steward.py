@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from agents import prompts
 from agents.budget import Budget
-from agents.plan import SchedulingGraph, plan_schema, validate_graph
+from agents.plan import SchedulingGraph, plan_schema, validate_graph, work_key
 from agents.records import VERDICT_SCHEMA, Attempt, SubtaskRecord, Verdict
 from agents.repair import repair_graph
 from agents.settings import AgentSettings
@@ -101,7 +101,12 @@ class StewardAgent:
             limit=self.settings.observation_chars,
         )
         return await self._plan_loop(
-            messages, instruction, done=[r.id for r in done], purpose="replan", max_nodes=max_nodes
+            messages,
+            instruction,
+            done=[r.id for r in done],
+            finished={work_key(r.task_token, r.instruction): r.id for r in done},
+            purpose="replan",
+            max_nodes=max_nodes,
         )
 
     async def _plan_loop(
@@ -110,6 +115,7 @@ class StewardAgent:
         instruction: str,
         *,
         done: Collection[str],
+        finished: Mapping[tuple[str, str], str] | None = None,
         purpose: str = "plan",
         max_nodes: int | None = None,
     ) -> PlanResult:
@@ -128,7 +134,9 @@ class StewardAgent:
             calls.append(completion.record)
             try:
                 graph = SchedulingGraph.model_validate(completion.data)
-                errors = validate_graph(graph, self.tokens, done=done, max_nodes=max_nodes)
+                errors = validate_graph(
+                    graph, self.tokens, done=done, finished=finished, max_nodes=max_nodes
+                )
             except ValidationError as exc:
                 graph = None
                 errors = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
@@ -140,8 +148,12 @@ class StewardAgent:
             log.info("plan invalid (%s): %s", round_, errors)
             messages = prompts.repair_messages(messages, completion.text, errors)
         if graph is not None and self.settings.auto_repair:
-            fixed, fixes = repair_graph(graph, self.tokens, instruction, done=done)
-            if not validate_graph(fixed, self.tokens, done=done, max_nodes=max_nodes):
+            fixed, fixes = repair_graph(
+                graph, self.tokens, instruction, done=done, finished=finished
+            )
+            if not validate_graph(
+                fixed, self.tokens, done=done, finished=finished, max_nodes=max_nodes
+            ):
                 notes.append("plan repaired in code: " + "; ".join(fixes))
                 return PlanResult(fixed, calls, notes)
         error = PlanInvalidError(

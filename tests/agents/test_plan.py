@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents import SchedulingGraph, repair_graph, topological_order, validate_graph
+from agents.plan import work_key
 
 TOKENS = ["<app:a>", "<app:b>"]
 
@@ -65,3 +66,17 @@ def test_repair_makes_any_plan_valid() -> None:
     assert [n.task_token for n in fixed.nodes] == ["<app:a>", "<app:b>", "<app:b>", "<app:b>"]
     assert fixed.nodes[-1].instruction == "do it"
     assert fixed.nodes[-1].needs == ["s1"]  # s5 repeated s1, so its dependents need s1
+
+
+def test_replan_must_not_repeat_finished_work() -> None:
+    finished = {work_key("<app:a>", "Book the flight"): "s1"}
+    again = graph(("s3", "<app:a>", "book  the FLIGHT", []), ("s4", "<app:b>", "tweet", ["s3"]))
+    errors = validate_graph(again, TOKENS, done=["s1"], finished=finished)
+    assert any("repeats finished subtask 's1'" in e for e in errors), errors
+    fixed, fixes = repair_graph(again, TOKENS, "do it", done=["s1"], finished=finished)
+    assert [(n.id, n.needs) for n in fixed.nodes] == [("s4", ["s1"])]
+    assert "dropped 's3' (repeats 's1')" in fixes
+    assert validate_graph(fixed, TOKENS, done=["s1"], finished=finished) == []
+    # the same words on another agent are other work
+    other = graph(("s3", "<app:b>", "Book the flight", []))
+    assert validate_graph(other, TOKENS, done=["s1"], finished=finished) == []
