@@ -78,10 +78,9 @@ class CurveConfig(BaseModel):
         self.points = points
         return self
 
-    @property
-    def memory_path(self) -> Path:
-        """The memory the fill stages write."""
-        return self.out / "fill" / "memory.db"
+    def stage_path(self, start: int, end: int) -> Path:
+        """Folder of the fill stage over fill tasks ``start`` to ``end`` (results, memory)."""
+        return self.out / "fill" / f"tasks-{start:04d}-{end:04d}"
 
     def snapshot_path(self, seen: int) -> Path:
         return self.out / "memory" / f"after-{seen:04d}.db"
@@ -111,8 +110,10 @@ class Curve(BaseModel):
     config: CurveConfig
     fill_model: str
     eval_model: str
-    fill: list[Summary] = Field(default_factory=list)
-    """One summary per fill stage (stage ``i`` ends at ``points[i + 1]`` tasks seen)."""
+    fill_tasks: int = 0
+    """Fill tasks run (by any stage, this invocation or an earlier one)."""
+    fill_passed: int = 0
+    """Of those, the ones the checker passed: memory learned only from these."""
     points: list[CurvePoint] = Field(default_factory=list)
     elapsed_s: float = 0.0
     files: dict[str, str] = Field(default_factory=dict)
@@ -170,29 +171,31 @@ async def run_curve(
             }
         )
 
-    fill_summaries: list[Summary] = []
     fill_label = eval_label = ""
     previous = 0
     for seen in config.points[1:]:
-        snapshot = config.snapshot_path(seen)
+        folder = config.stage_path(previous, seen)
         stage = bench(
             agent="steward",
             offset=config.fill_offset + previous,
             limit=seen - previous,
-            out=config.out / "fill" / f"upto-{seen:04d}",
-            memory_db=config.memory_path,
+            out=folder,
+            memory_db=folder / "memory.db",
         )
         source = fill_source()
         fill_label = source.label
+        snapshot = config.snapshot_path(seen)
         if snapshot.exists():  # finished earlier: the memory copy is final
             await source.aclose()
             note(f"fill tasks {previous}-{seen}: done earlier ({snapshot.name})")
         else:
+            # a stage starts from the memory of the point before it, so points added later
+            # (e.g. --points 25 after a curve at 50) get a memory of exactly their tasks
+            if not stage.memory_path().exists():
+                _start_memory(config.snapshot_path(previous) if previous else None, folder)
             note(f"fill: learning from tasks {previous}-{seen} of the fill slice ({source.label})")
-            fill_summaries.append(
-                await run_benchmark(stage, source, on_start=on_start, on_result=on_result)
-            )
-            copy_database(_existing(config.memory_path), snapshot)
+            await run_benchmark(stage, source, on_start=on_start, on_result=on_result)
+            copy_database(stage.memory_path(), snapshot)
         previous = seen
 
     points: list[CurvePoint] = []
@@ -226,11 +229,13 @@ async def run_curve(
                 summary=summary,
             )
         )
+    fill_results = _fill_results(config)
     curve = Curve(
         config=config,
         fill_model=fill_label,
         eval_model=eval_label,
-        fill=fill_summaries,
+        fill_tasks=len(fill_results),
+        fill_passed=sum(fill_results.values()),
         points=points,
         elapsed_s=round(time.monotonic() - started, 1),
     )
@@ -238,14 +243,26 @@ async def run_curve(
     return curve
 
 
-def _existing(path: Path) -> Path:
-    """``path``, created as an empty memory store if the fill wrote nothing yet."""
-    if not path.exists():
-        from memory import MemoryStore
+def _fill_results(config: CurveConfig) -> dict[str, bool]:
+    """Task id -> passed, over every fill stage's results in the folder."""
+    from benchmarks.bfcl.report import read_results
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        MemoryStore(path).close()
-    return path
+    passed: dict[str, bool] = {}
+    for path in sorted((config.out / "fill").glob("tasks-*/*.jsonl")):
+        for task_id, result in read_results(path).items():
+            passed[task_id] = result.valid
+    return passed
+
+
+def _start_memory(previous: Path | None, folder: Path) -> None:
+    """A stage's memory: a copy of the previous point's, or a new empty store."""
+    from memory import MemoryStore
+
+    if previous is not None:
+        copy_database(previous, folder / "memory.db")
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        MemoryStore(folder / "memory.db").close()
 
 
 def _retrieved_per_turn(summary: Summary) -> float:
@@ -298,10 +315,11 @@ def markdown(curve: Curve) -> str:
             f"| {_pct(s.per_turn_accuracy)} | {_pct(s.recruitment_accuracy)} | {p.model_calls} "
             f"| {p.prompt_tokens} | {p.completion_tokens} | {p.actions} | {p.wall_s:.1f} |"
         )
-    if curve.fill:
-        passed = sum(s.passed for s in curve.fill)
-        tasks = sum(s.tasks for s in curve.fill)
-        lines += ["", f"Fill runs passed {passed}/{tasks} task(s) (memory learns only from those)."]
+    lines += [
+        "",
+        f"The fill runs passed {curve.fill_passed} of {curve.fill_tasks} task(s); memory learned "
+        "only from those.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -38,7 +38,7 @@ async def test_curve_with_the_oracle(tmp_path: Path) -> None:
     # memory-on and off see the same tasks and the oracle solves them either way
     assert {p.summary.tasks for p in curve.points} == {2}
     assert all(p.summary.accuracy == 1.0 for p in curve.points)
-    assert sum(s.tasks for s in curve.fill) == 4 and len(stages) == 5
+    assert (curve.fill_tasks, curve.fill_passed) == (4, 4) and len(stages) == 5
     # evaluation is read-only: its copy gains no entries; the user's memory is untouched
     with MemoryStore(cfg.out / "eval" / "after-0004" / "memory.db") as used:
         assert used.stats()["guidelines"]["count"] == full.guidelines
@@ -52,11 +52,11 @@ async def test_a_failing_fill_learns_nothing_and_resume_skips_done_work(tmp_path
     cfg = CurveConfig(fill=2, eval=1, points=[2], out=tmp_path)
     broken = lambda: OracleSource(broken=True)  # noqa: E731
     curve = await run_curve(cfg, broken, OracleSource)
-    assert curve.fill[0].passed == 0
+    assert (curve.fill_tasks, curve.fill_passed) == (2, 0)
     assert (curve.points[1].guidelines, curve.points[1].expertise) == (0, 0)
     assert curve.points[1].retrieved_per_turn == 0
     again = await run_curve(cfg, broken, OracleSource)
-    assert again.fill == []  # the memory copy was final
+    assert (again.fill_tasks, again.fill_passed) == (2, 0)
     assert all(p.summary.tasks_run == 0 for p in again.points)
 
 
@@ -93,3 +93,19 @@ def test_bench_memory_cli(tmp_path: Path) -> None:
     bad = runner.invoke(cli, [*args, "--eval-offset", "1"])
     assert bad.exit_code == 2 and "overlap" in bad.output
     assert runner.invoke(cli, [*args, "--points", "x"]).exit_code == 2
+
+
+async def test_a_point_added_later_gets_the_memory_of_exactly_its_tasks(tmp_path: Path) -> None:
+    first = await run_curve(
+        CurveConfig(fill=4, eval=1, points=[4], out=tmp_path), OracleSource, OracleSource
+    )
+    later = await run_curve(
+        CurveConfig(fill=4, eval=1, points=[2, 4], out=tmp_path), OracleSource, OracleSource
+    )
+    fresh = await run_curve(
+        CurveConfig(fill=4, eval=1, points=[2], out=tmp_path / "fresh"), OracleSource, OracleSource
+    )
+    assert later.points[1].guidelines == fresh.points[1].guidelines
+    assert later.points[1].guidelines < later.points[2].guidelines == first.points[1].guidelines
+    assert [p.summary.tasks_run for p in later.points] == [0, 1, 0]
+    assert later.fill_tasks == 4  # the new stage's 2 tasks are among the earlier 4
