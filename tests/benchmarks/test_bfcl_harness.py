@@ -204,3 +204,32 @@ async def test_the_known_ground_truth_defect_fails_in_turns_and_passes_in_compou
         OracleSource(),
     )
     assert compound.passed == 1  # one instruction: every function is shown from the start
+
+
+async def test_memory_is_retrieved_for_the_same_requests_again(tmp_path: Path) -> None:
+    """What a passed task taught is found again when its requests come back."""
+    from benchmarks.bfcl.instructions import current_request
+    from memory import MemoryStore
+    from memory.runs import RunStore
+
+    memory_db = tmp_path / "memory.db"
+    await run_benchmark(config(tmp_path, limit=2, memory_db=memory_db), OracleSource())
+    learned = {e.id: e.instruction for e in MemoryStore(memory_db).list("guideline", limit=None)}
+    again = BenchConfig(
+        category="multi_turn_base",
+        limit=2,
+        out=tmp_path / "again",
+        memory_db=memory_db,
+        learn=False,
+    )
+    await run_benchmark(again, OracleSource())
+    results = read_results(again.out / f"{again.key('oracle')}.jsonl")
+    store = RunStore(again.out / "runs.db")
+    for result in results.values():
+        for turn in result.turns:
+            assert turn.retrieved > 0
+            record = store.load_run(turn.run_id)
+            ids = record["retrieved"]["guidelines"][0]["ids"]
+            request = current_request(turn.instruction)
+            assert learned[ids[0]] == request  # the best hit is this very request's guideline
+    assert {e.id for e in MemoryStore(memory_db).list("guideline", limit=None)} == set(learned)
