@@ -86,6 +86,9 @@ def run_summary(record: RunRecord, *, mermaid: bool = False) -> str:
             )
     if record.replans:
         lines.append(f"re-plans: {record.replans}")
+    memory = memory_line(record.retrieved)
+    if memory:
+        lines.append(memory)
     for note in record.notes:
         lines.append(f"note: {note}")
     if record.error:
@@ -97,6 +100,22 @@ def run_summary(record: RunRecord, *, mermaid: bool = False) -> str:
         f"{u.calls} model calls; wall time {record.wall_s:.1f} s"
     )
     return "\n".join(lines)
+
+
+def memory_line(retrieved: dict[str, Any]) -> str:
+    """``memory: ...`` naming the entries that went into the prompts; ``""`` when none did
+    (memory off, or nothing similar found)."""
+    parts: list[str] = []
+    guideline_ids = [i for found in retrieved.get("guidelines") or [] for i in found["ids"]]
+    if guideline_ids:
+        parts.append(f"guidelines {', '.join(f'#{i}' for i in guideline_ids)} for the plan")
+    for sub_id, lookups in (retrieved.get("expertise") or {}).items():
+        ids = [i for found in lookups for i in found["ids"]]
+        if ids:
+            parts.append(f"expertise {', '.join(f'#{i}' for i in ids)} for {sub_id}")
+    if not parts:
+        return ""
+    return "memory: " + "; ".join(parts) + " (`steward memory show KIND ID`)"
 
 
 def run_json(record: RunRecord) -> dict[str, Any]:

@@ -155,3 +155,17 @@ def test_run_without_instruction_uses_the_scenarios_example(stub: StubServer) ->
     )
     assert result.exit_code in (0, 1), result.output
     assert run_json(result)["instruction"].startswith("Book the cheapest flight")
+
+
+def test_memory_line_names_what_went_into_the_prompts() -> None:
+    from cli.render import memory_line
+
+    assert memory_line({}) == ""
+    assert memory_line({"guidelines": [{"ids": []}]}) == ""
+    line = memory_line(
+        {
+            "guidelines": [{"kind": "guideline", "ids": [3, 7]}],
+            "expertise": {"s1": [{"ids": [4]}], "s2": [{"ids": []}]},
+        }
+    )
+    assert line.startswith("memory: guidelines #3, #7 for the plan; expertise #4 for s1 (")
