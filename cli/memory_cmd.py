@@ -13,20 +13,26 @@ from cli import memory_render as render
 from core.errors import UserError
 from memory import (
     ENV_DB,
+    ENV_RETRIEVAL,
     KINDS,
+    RETRIEVALS,
     Entry,
     EntryNotFoundError,
     Kind,
     MemoryImportError,
     MemoryStore,
+    Retrieval,
 )
 
 _DB_KEY = "steward.memory.db"
 
 
-def _open(ctx: click.Context) -> MemoryStore:
-    """Open the store chosen by ``--db`` / ``$STEWARD_MEMORY_DB``; closed with the command."""
-    store = MemoryStore(ctx.meta.get(_DB_KEY))
+def _open(ctx: click.Context, retrieval: Retrieval | None = "fts") -> MemoryStore:
+    """Open the store chosen by ``--db`` / ``$STEWARD_MEMORY_DB``; closed with the command.
+
+    Only ``search`` ranks, so only it passes a ``retrieval`` (``None``:
+    ``$STEWARD_MEMORY_RETRIEVAL``, else ``fts``); the other commands need no model."""
+    store = MemoryStore(ctx.meta.get(_DB_KEY), retrieval=retrieval)
     ctx.call_on_close(store.close)
     return store
 
@@ -102,13 +108,29 @@ def show_cmd(ctx: click.Context, kind: Kind, entry_id: int, as_json: bool) -> No
 @click.option(
     "-k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="Results per kind."
 )
+@click.option(
+    "--retrieval",
+    type=click.Choice(RETRIEVALS),
+    help=f"fts: full text (BM25); embedding: sentence vectors (finds paraphrases); hybrid: "
+    f"both, rank-fused. [default: ${ENV_RETRIEVAL}, else fts]",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def search_cmd(
-    ctx: click.Context, query: str, kind: Kind | None, token: str | None, k: int, as_json: bool
+    ctx: click.Context,
+    query: str,
+    kind: Kind | None,
+    token: str | None,
+    k: int,
+    retrieval: Retrieval | None,
+    as_json: bool,
 ) -> None:
-    """Search entries relevant to QUERY (full text, BM25). Does not count as a use."""
-    store = _open(ctx)
+    """Search entries relevant to QUERY (full text, BM25, unless --retrieval says otherwise).
+    Does not count as a use.
+
+    The vector modes need `pip install "steward[embeddings]"`; the first search embeds the
+    entries that have no vector yet, once."""
+    store = _open(ctx, retrieval)
     hits: list[tuple[Entry, float]] = []
     if kind in (None, "guideline"):
         found = store.search_guidelines(query, k if token is None else max(5 * k, 20))
@@ -241,9 +263,12 @@ def stats_cmd(ctx: click.Context, as_json: bool) -> None:
         render.echo_json(stats)
         return
     click.echo(f"Database: {stats['path']}")
-    for table in ("guidelines", "expertise"):
+    for table, kind in (("guidelines", "guideline"), ("expertise", "expertise")):
         s = stats[table]
-        click.echo(f"{table}: {s['count']} entries, {s['successes']} successes, {s['uses']} uses")
+        click.echo(
+            f"{table}: {s['count']} entries, {s['successes']} successes, {s['uses']} uses, "
+            f"{stats['vectors'][kind]} embedded"
+        )
         for token, n in s["by_token"].items():
             click.echo(f"  {token}: {n}")
 

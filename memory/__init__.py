@@ -2,11 +2,13 @@
 
 The steward stores, after a verified success, the instruction and the scheduling graph that
 worked (:class:`GuidelineEntry`); each staff agent stores tips and a reusable action sequence
-for its app (:class:`ExpertiseEntry`). Both are searched (SQLite FTS5, BM25) for later,
-similar work. This package imports nothing of ours except ``core``.
+for its app (:class:`ExpertiseEntry`). Both are searched (SQLite FTS5, BM25; optionally
+sentence embeddings, see :mod:`memory.embedding`) for later, similar work. This package
+imports nothing of ours except ``core``.
 """
 
 from memory.db import ENV_DB, default_path
+from memory.embedding import ENV_RETRIEVAL, RETRIEVALS, EmbeddingUnavailableError, Retrieval
 from memory.errors import EntryNotFoundError, MemoryImportError, MemoryStoreError
 from memory.exchange import FORMAT, VERSION, validate_document
 from memory.migrations import SCHEMA_VERSION
@@ -34,11 +36,14 @@ from memory.store import MemoryStore
 
 __all__ = [
     "ENV_DB",
+    "ENV_RETRIEVAL",
     "FORMAT",
     "KINDS",
+    "RETRIEVALS",
     "SCHEMA_VERSION",
     "VERSION",
     "Action",
+    "EmbeddingUnavailableError",
     "Entry",
     "EntryNotFoundError",
     "ExpertiseEntry",
@@ -50,6 +55,7 @@ __all__ = [
     "MemoryStore",
     "MemoryStoreError",
     "Provenance",
+    "Retrieval",
     "Retrieved",
     "default_path",
     "format_expertise",

