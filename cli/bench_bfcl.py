@@ -23,6 +23,7 @@ from benchmarks.bfcl import (
     model_source,
     run_benchmark,
 )
+from memory.embedding import RETRIEVALS
 
 
 class ProgressBar:
@@ -150,6 +151,12 @@ def _show(summary: Summary) -> None:
     "`steward memory` shows it]. Give a fresh file to keep experiments apart.",
 )
 @click.option(
+    "--memory-retrieval",
+    type=click.Choice(RETRIEVALS),
+    help="How memory is searched: fts (BM25), embedding (sentence similarity; needs "
+    "steward[embeddings]) or hybrid [default: $STEWARD_MEMORY_RETRIEVAL or fts].",
+)
+@click.option(
     "--no-learn",
     is_flag=True,
     help="Only read memory; write nothing from the tasks that pass.",
@@ -187,6 +194,7 @@ def bfcl(
     out: Path,
     memory_db: Path | None,
     no_learn: bool,
+    memory_retrieval: str | None,
     max_steps: int | None,
     max_arg_chars: int | None,
     max_calls: int | None,
@@ -229,6 +237,7 @@ def bfcl(
         out=out,
         memory_db=memory_db,
         learn=not no_learn,
+        memory_retrieval=memory_retrieval,  # type: ignore[arg-type]
         settings=settings,
         single_max_steps=max_steps or BenchConfig.model_fields["single_max_steps"].default,
         max_calls_per_turn=max_calls,

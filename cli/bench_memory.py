@@ -16,6 +16,7 @@ from benchmarks.bfcl import CATEGORIES, ORACLE, ORACLE_BROKEN, model_source
 from benchmarks.bfcl.curve import CURVE_JSON, CURVE_MD, CURVE_PNG, Curve, CurveConfig, run_curve
 from benchmarks.bfcl.models import ModelSource
 from cli.bench_bfcl import ProgressBar
+from memory.embedding import RETRIEVALS
 from modelclient.config import ModelsConfig
 
 
@@ -121,6 +122,12 @@ def _show(curve: Curve) -> None:
     show_default=True,
     help="Folder for the memory copies, every run's results and the curve.",
 )
+@click.option(
+    "--memory-retrieval",
+    type=click.Choice(RETRIEVALS),
+    help="How memory is searched: fts (BM25), embedding (sentence similarity; needs "
+    "steward[embeddings]) or hybrid [default: $STEWARD_MEMORY_RETRIEVAL or fts].",
+)
 @click.option("--max-steps", type=click.IntRange(2, 100), help="Actions per staff attempt.")
 @click.option("--max-calls", type=click.IntRange(1), help="Model-call budget of one turn.")
 @click.option(
@@ -144,6 +151,7 @@ def memory(
     concurrency: int,
     out: Path,
     max_steps: int | None,
+    memory_retrieval: str | None,
     max_calls: int | None,
     fresh: bool,
     no_autostart: bool,
@@ -178,6 +186,7 @@ def memory(
             out=out,
             settings=AgentSettings.model_validate({"max_steps": max_steps} if max_steps else {}),
             max_calls_per_turn=max_calls,
+            memory_retrieval=memory_retrieval,  # type: ignore[arg-type]
         )
     except ValidationError as exc:
         raise click.UsageError(

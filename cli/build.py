@@ -16,6 +16,7 @@ from apps.base import App
 from apps.scenario import Scenario, demo_scenario, load_scenario
 from apps.world import World
 from core.errors import BadInstructionError, ScenarioError, StewardError
+from memory.embedding import Retrieval
 from memory.runs import RunStore
 from modelclient.config import ModelsConfig, RoleOverride, load_models_config
 from orchestrator.events import EventCallback
@@ -124,6 +125,7 @@ def make_orchestrator(
     on_event: EventCallback | None,
     store: RunStore | None = None,
     extra: dict[str, Any] | None = None,
+    memory_retrieval: Retrieval | None = None,
 ) -> Orchestrator:
     from modelclient.pool import ModelPool
 
@@ -134,7 +136,9 @@ def make_orchestrator(
         from memory import MemoryStore
 
         experience = MemoryExperience(
-            MemoryStore(), summarizer=pool.for_role, model_name=cfg.default.model
+            MemoryStore(retrieval=memory_retrieval),  # None: $STEWARD_MEMORY_RETRIEVAL or fts
+            summarizer=pool.for_role,
+            model_name=cfg.default.model,
         )
     run_settings = {
         "scenario": scenario.model_dump(mode="json"),

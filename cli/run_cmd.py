@@ -24,6 +24,7 @@ from cli.build import (
     pick_scenario,
 )
 from cli.render import Progress, run_json, run_summary
+from memory.embedding import RETRIEVALS, Retrieval
 from memory.runs import RunStore
 
 
@@ -62,6 +63,13 @@ def _echo_json(data: Any) -> None:
 )
 @click.option(
     "--no-memory", is_flag=True, help="Neither retrieve nor write experience for this run."
+)
+@click.option(
+    "--memory-retrieval",
+    type=click.Choice(RETRIEVALS),
+    help="How memory is searched: fts (BM25, the default), embedding (sentence similarity; "
+    "needs steward[embeddings]) or hybrid (both, fused). Default: $STEWARD_MEMORY_RETRIEVAL "
+    "or fts.",
 )
 @click.option(
     "--no-autostart",
@@ -104,6 +112,7 @@ def run(
     as_json: bool,
     mermaid: bool,
     no_memory: bool,
+    memory_retrieval: Retrieval | None,
     no_autostart: bool,
     max_steps: int,
     max_retries: int,
@@ -146,6 +155,7 @@ def run(
         limits=limits,
         experience=_experience(not no_memory),
         on_event=Progress(enabled=not quiet),
+        memory_retrieval=memory_retrieval,
     )
     _finish(asyncio.run(orchestrator.run_and_close(text)), as_json=as_json, mermaid=mermaid)
 

@@ -42,6 +42,7 @@ def _isolated(
         "STEWARD_MODEL",
         "STEWARD_API_KEY",
         "STEWARD_MEMORY_DB",
+        "STEWARD_MEMORY_RETRIEVAL",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("STEWARD_HOME", str(tmp_path / "steward-home"))

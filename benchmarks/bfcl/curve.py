@@ -26,6 +26,7 @@ from agents.settings import AgentSettings
 from benchmarks.bfcl.harness import OnResult, OnStart, run_benchmark
 from benchmarks.bfcl.models import ModelSource
 from benchmarks.bfcl.results import BenchConfig, Mode, Summary
+from memory.embedding import Retrieval
 
 log = logging.getLogger("steward.benchmarks")
 
@@ -61,6 +62,8 @@ class CurveConfig(BaseModel):
     out: Path = Path("memory-curve")
     settings: AgentSettings = Field(default_factory=AgentSettings)
     max_calls_per_turn: int | None = None
+    memory_retrieval: Retrieval | None = None
+    """How the evaluated steward searches memory (see ``BenchConfig.memory_retrieval``)."""
 
     @model_validator(mode="after")
     def _check(self) -> CurveConfig:
@@ -167,6 +170,7 @@ async def run_curve(
                 "concurrency": config.concurrency,
                 "settings": config.settings,
                 "max_calls_per_turn": config.max_calls_per_turn,
+                "memory_retrieval": config.memory_retrieval,
                 **fields,
             }
         )

@@ -99,7 +99,7 @@ class Harness:
 
         return RequestExperience(
             MemoryExperience(
-                MemoryStore(self.config.memory_path()),
+                MemoryStore(self.config.memory_path(), retrieval=self.config.memory_retrieval),
                 summarizer=self.source.summarizer(),
                 model_name=self.source.label,
                 source="bench",

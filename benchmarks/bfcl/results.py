@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.settings import AgentSettings
+from memory.embedding import Retrieval
 
 AgentName = Literal["steward", "single", "no-eval", "sequential", "no-memory"]
 AGENTS: tuple[str, ...] = ("steward", "single", "no-eval", "sequential", "no-memory")
@@ -40,6 +41,8 @@ class BenchConfig(BaseModel):
     memory_db: Path | None = None
     """Memory store for agents with memory; default: the user's store
     (:func:`memory.default_path`), so ``steward memory list`` shows what a run learned."""
+    memory_retrieval: Retrieval | None = None
+    """How memory is searched; ``None``: ``$STEWARD_MEMORY_RETRIEVAL``, else ``fts``."""
     learn: bool = True
     """Write memory from tasks the checker passed; off: memory is only read (to evaluate a
     fixed memory, as ``steward bench memory`` does)."""

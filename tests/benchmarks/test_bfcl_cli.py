@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
@@ -98,3 +99,18 @@ def test_bench_fills_the_memory_that_steward_memory_lists(tmp_path: Path) -> Non
     result = runner.invoke(cli, [*frozen, "--no-learn", "--json", "--out", str(tmp_path)])
     assert json.loads(result.stdout)["accuracy"] == 1.0
     assert len(_memory_list()) == len(entries)
+
+
+def test_bench_with_hybrid_memory_retrieval(tmp_path: Path) -> None:
+    pytest.importorskip("tokenizers", reason='needs pip install "steward[embeddings]"')
+    runner = CliRunner()
+    args = ["bench", "bfcl", "--model", "oracle", "--limit", "2", "-q", "--out", str(tmp_path)]
+    assert runner.invoke(cli, args).exit_code == 0  # fills memory (fts)
+    again = [*args[:-3], "--no-learn", "--memory-retrieval", "hybrid", "--json"]
+    result = runner.invoke(cli, [*again, "--out", str(tmp_path / "again")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accuracy"] == 1.0
+    stats = json.loads(runner.invoke(cli, ["memory", "stats", "--json"]).stdout)
+    assert stats["vectors"]["guideline"] == stats["guidelines"]["count"] > 0  # backfilled
+    run_text = runner.invoke(cli, ["bench", "bfcl", "--memory-retrieval", "cosine"])
+    assert run_text.exit_code == 2 and "fts" in run_text.output
