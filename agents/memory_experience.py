@@ -125,13 +125,18 @@ class MemoryExperience:
 
 
 def _brief(found: Any) -> dict[str, Any]:
-    return {
+    brief = {
         "kind": found.kind,
         "query": found.query[:200],
         "task_token": found.task_token,
         "ids": found.ids,
         "scores": [round(s, 3) for s in found.scores],
     }
+    if found.kind == "guideline":  # which agents each offered template recruits
+        brief["task_tokens"] = [
+            e.task_tokens for e in found.entries if isinstance(e, GuidelineEntry)
+        ]
+    return brief
 
 
 def _plain_summary(record: RunRecord) -> str:

@@ -102,6 +102,11 @@ class CurvePoint(BaseModel):
     """Entries in the memory this point read."""
     retrieved_per_turn: float = 0.0
     """Memory entries put into prompts, per turn."""
+    template_share: float = 0.0
+    """Turns whose plan was offered a past graph as a template."""
+    template_match: float | None = None
+    """Of those turns (with ground-truth calls), the share whose template recruits exactly
+    the apps the ground truth uses: retrieval quality, independent of the model."""
     summary: Summary
 
 
@@ -223,13 +228,16 @@ async def run_curve(
         note(f"evaluate: {config.eval} task(s) with {what} ({source.label})")
         summary = await run_benchmark(stage, source, on_start=on_start, on_result=on_result)
         guidelines, expertise = _counts(config.snapshot_path(seen)) if use_memory else (0, 0)
+        retrieved, share, match = _memory_use(summary)
         points.append(
             CurvePoint(
                 tasks_seen=seen,
                 memory=use_memory,
                 guidelines=guidelines,
                 expertise=expertise,
-                retrieved_per_turn=_retrieved_per_turn(summary),
+                retrieved_per_turn=retrieved,
+                template_share=share,
+                template_match=match,
                 summary=summary,
             )
         )
@@ -269,12 +277,22 @@ def _start_memory(previous: Path | None, folder: Path) -> None:
         MemoryStore(folder / "memory.db").close()
 
 
-def _retrieved_per_turn(summary: Summary) -> float:
+def _memory_use(summary: Summary) -> tuple[float, float, float | None]:
+    """Per-turn memory use of a run: entries retrieved, templates offered and how well the
+    templates' apps matched the ground truth's."""
     from benchmarks.bfcl.report import read_results
 
     results = read_results(Path(summary.files["results"]))
     turns = [t for r in results.values() for t in r.turns]
-    return round(sum(t.retrieved for t in turns) / len(turns), 2) if turns else 0.0
+    if not turns:
+        return 0.0, 0.0, None
+    offered = [t for t in turns if t.template_apps is not None]
+    judged = [t.template_apps == t.apps_expected for t in offered if t.apps_expected]
+    return (
+        round(sum(t.retrieved for t in turns) / len(turns), 2),
+        round(len(offered) / len(turns), 3),
+        round(sum(judged) / len(judged), 3) if judged else None,
+    )
 
 
 def write_curve(curve: Curve) -> None:
@@ -306,16 +324,17 @@ def markdown(curve: Curve) -> str:
         f"evaluation: tasks {eval_offset}-{eval_offset + cfg.eval - 1} with "
         f"`{curve.eval_model}`, memory read-only; {cfg.mode} mode.",
         "",
-        "| tasks seen | memory | guidelines | expertise | retrieved/turn | accuracy % "
-        "| per-turn % | recruitment % | calls/task | prompt tok/task | completion tok/task "
-        "| actions/task | s/task |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| tasks seen | memory | guidelines | expertise | retrieved/turn | template apps right % "
+        "| accuracy % | per-turn % | recruitment % | calls/task | prompt tok/task "
+        "| completion tok/task | actions/task | s/task |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for point in curve.points:
         s, p = point.summary, point.summary.per_task
         lines.append(
             f"| {point.tasks_seen} | {'on' if point.memory else 'off'} | {point.guidelines} "
-            f"| {point.expertise} | {point.retrieved_per_turn:.2f} | {_pct(s.accuracy)} "
+            f"| {point.expertise} | {point.retrieved_per_turn:.2f} | {_pct(point.template_match)} "
+            f"| {_pct(s.accuracy)} "
             f"| {_pct(s.per_turn_accuracy)} | {_pct(s.recruitment_accuracy)} | {p.model_calls} "
             f"| {p.prompt_tokens} | {p.completion_tokens} | {p.actions} | {p.wall_s:.1f} |"
         )

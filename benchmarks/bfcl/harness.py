@@ -186,6 +186,7 @@ class Harness:
                     recruited=(run.apps_planned == apps_expected) if expected else None,
                     unrecorded=unrecorded,
                     retrieved=run.retrieved,
+                    template_apps=run.template_apps,
                     totals=run.totals,
                 )
             )

@@ -138,6 +138,8 @@ class TurnResult(BaseModel):
     """Calls that ran but could not be written as safe call strings (left out)."""
     retrieved: int = 0
     """Memory entries put into this turn's prompts (0 for agents without memory)."""
+    template_apps: list[str] | None = None
+    """Apps of the best guideline memory offered for this turn's plan (``None``: none)."""
     totals: Totals = Field(default_factory=Totals)
 
 

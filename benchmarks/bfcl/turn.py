@@ -39,6 +39,8 @@ class TurnRun:
     """The steward's run record (kept for learning after a verified pass)."""
     retrieved: int = 0
     """Memory entries put into this run's prompts (guidelines and expertise)."""
+    template_apps: list[str] | None = None
+    """Apps recruited by the best guideline memory offered as a template (``None``: none)."""
 
 
 class RequestExperience:
@@ -141,7 +143,17 @@ async def run_steward_turn(
         totals=totals,
         record=record,
         retrieved=retrieved_count(record),
+        template_apps=template_apps(record, ctx.registry),
     )
+
+
+def template_apps(record: RunRecord, registry: Registry) -> list[str] | None:
+    """Apps of the best guideline retrieved for the plan; ``None`` when none was found."""
+    for found in record.retrieved.get("guidelines") or []:
+        tokens = (found.get("task_tokens") or [None])[0] if isinstance(found, dict) else None
+        if tokens is not None:
+            return sorted({registry.get(t).name if t in registry else t for t in tokens})
+    return None
 
 
 def retrieved_count(record: RunRecord) -> int:

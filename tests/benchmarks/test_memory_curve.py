@@ -44,7 +44,9 @@ async def test_curve_with_the_oracle(tmp_path: Path) -> None:
         assert used.stats()["guidelines"]["count"] == full.guidelines
     assert not default_path().exists()
     table = (cfg.out / "curve.md").read_text()
-    assert "| 0 | off | 0 | 0 | 0.00 | 100.0 |" in table
+    assert "| 0 | off | 0 | 0 | 0.00 | - | 100.0 |" in table
+    assert off.template_share == 0 and off.template_match is None
+    assert full.template_share == 1.0 and full.template_match is not None
     assert json.loads((cfg.out / "curve.json").read_text())["points"][2]["tasks_seen"] == 4
 
 
