@@ -60,6 +60,14 @@ def _show(curve: Curve) -> None:
     help="BFCL v4 multi-turn category.",
 )
 @click.option(
+    "--split",
+    type=click.Choice(["interleaved", "blocks"]),
+    default="interleaved",
+    show_default=True,
+    help="interleaved: learn from every other task, evaluate on the ones between (BFCL orders "
+    "tasks by app, so both slices cover the same apps); blocks: two contiguous slices.",
+)
+@click.option(
     "--fill", type=click.IntRange(1), default=50, show_default=True, help="Tasks to learn from."
 )
 @click.option(
@@ -80,7 +88,8 @@ def _show(curve: Curve) -> None:
 @click.option(
     "--eval-offset",
     type=click.IntRange(0),
-    help="First task of the evaluation slice [default: right after the fill slice].",
+    help="--split blocks: first task of the evaluation slice [default: right after the fill "
+    "slice].",
 )
 @click.option(
     "--points",
@@ -138,6 +147,7 @@ def _show(curve: Curve) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress.")
 def memory(
     category: str,
+    split: str,
     fill: int,
     fill_offset: int,
     eval_tasks: int,
@@ -160,22 +170,25 @@ def memory(
 ) -> None:
     """Measure memory-based self-evolution: accuracy on unseen tasks against tasks learned from.
 
-    The steward learns from the fill slice in stages (only from tasks BFCL's checker passes)
-    and a copy of its memory is kept at every point. The evaluation slice then runs once per
+    The steward learns from the fill tasks in stages (only from tasks BFCL's checker passes)
+    and a copy of its memory is kept at every point. The evaluation tasks then run once per
     copy, memory read-only, and once with memory off (point 0): same model, same tasks. The
-    table compares accuracy, tokens and actions; --out gets curve.md, curve.json, curve.png
-    and every run's results. An interrupted curve resumes where it stopped. Experiments use
-    their own memory files in --out, never your memory store.
+    table compares accuracy, tokens and actions, and how often the template memory offered
+    recruits the right apps; --out gets curve.md, curve.json, curve.png and every run's
+    results. An interrupted curve resumes where it stopped. Experiments use their own memory
+    files in --out, never your memory store.
 
     \b
     Examples:
-      steward bench memory --model oracle                       # fill 0-49, evaluate 50-69
+      steward bench memory --model oracle          # learn from 0,2,..,98; evaluate 1,3,..,39
       steward bench memory --fill 20 --eval 10 --points 10,20 --concurrency 8
       steward bench memory --fill-model oracle --eval 10 --max-calls 30   # oracle as teacher
+      steward bench memory --model oracle --memory-retrieval hybrid --out curve-hybrid
     """
     try:
         curve_config = CurveConfig(
             category=category,
+            split=split,  # type: ignore[arg-type]
             fill=fill,
             fill_offset=fill_offset,
             eval=eval_tasks,

@@ -19,6 +19,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -46,12 +47,16 @@ class CurveConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     category: str = "multi_turn_base"
+    split: Literal["interleaved", "blocks"] = "interleaved"
+    """``interleaved``: fill tasks are ``fill_offset``, +2, +4...; evaluation tasks the ones in
+    between (BFCL orders tasks by app, so both slices then cover the same apps).
+    ``blocks``: two contiguous slices, ``fill_offset`` and ``eval_offset`` on."""
     fill_offset: int = Field(default=0, ge=0)
     """First task of the fill slice."""
     fill: int = Field(default=50, ge=1)
     """Tasks in the fill slice (memory learns from those the checker passes)."""
     eval_offset: int | None = Field(default=None, ge=0)
-    """First task of the evaluation slice; default: right after the fill slice."""
+    """``blocks``: first task of the evaluation slice; default: right after the fill slice."""
     eval: int = Field(default=20, ge=1)
     """Tasks in the evaluation slice (run once per point)."""
     points: list[int] = Field(default_factory=list)
@@ -67,19 +72,40 @@ class CurveConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> CurveConfig:
-        if self.eval_offset is None:
-            self.eval_offset = self.fill_offset + self.fill
-        fill_end, eval_end = self.fill_offset + self.fill, self.eval_offset + self.eval
-        if self.eval_offset < fill_end and self.fill_offset < eval_end:
+        if self.split == "interleaved" and self.eval_offset is not None:
+            raise ValueError(
+                "an evaluation offset needs split 'blocks' (interleaved slices "
+                "both start at the fill offset)"
+            )
+        fill_end, eval_end = self.fill_offset + self.fill, self.eval_start + self.eval
+        if self.split == "blocks" and self.eval_start < fill_end and self.fill_offset < eval_end:
             raise ValueError(
                 f"the fill slice [{self.fill_offset}, {fill_end}) and the evaluation slice "
-                f"[{self.eval_offset}, {eval_end}) overlap; memory must be judged on unseen tasks"
+                f"[{self.eval_start}, {eval_end}) overlap; memory must be judged on unseen tasks"
             )
         points = sorted({0, *(self.points or [self.fill // 2, self.fill])})
         if points[-1] > self.fill:
             raise ValueError(f"point {points[-1]} is beyond the {self.fill} fill tasks")
         self.points = points
         return self
+
+    @property
+    def eval_start(self) -> int:
+        """Position of the first evaluation task."""
+        if self.eval_offset is not None:
+            return self.eval_offset
+        return self.fill_offset + (1 if self.split == "interleaved" else self.fill)
+
+    def fill_indices(self, start: int = 0, end: int | None = None) -> list[int]:
+        """Positions of fill tasks ``start`` to ``end`` (default: all) in the category."""
+        step = 2 if self.split == "interleaved" else 1
+        every = [self.fill_offset + step * i for i in range(self.fill)]
+        return every[start:end]
+
+    def eval_indices(self) -> list[int]:
+        """Positions of the evaluation tasks in the category."""
+        step = 2 if self.split == "interleaved" else 1
+        return [self.eval_start + step * i for i in range(self.eval)]
 
     def stage_path(self, start: int, end: int) -> Path:
         """Folder of the fill stage over fill tasks ``start`` to ``end`` (results, memory)."""
@@ -186,8 +212,7 @@ async def run_curve(
         folder = config.stage_path(previous, seen)
         stage = bench(
             agent="steward",
-            offset=config.fill_offset + previous,
-            limit=seen - previous,
+            indices=config.fill_indices(previous, seen),
             out=folder,
             memory_db=folder / "memory.db",
         )
@@ -216,8 +241,7 @@ async def run_curve(
             copy_database(config.snapshot_path(seen), memory_db)  # retrieval counts its uses
         stage = bench(
             agent="steward" if use_memory else "no-memory",
-            offset=config.eval_offset,
-            limit=config.eval,
+            indices=config.eval_indices(),
             out=folder,
             memory_db=memory_db if use_memory else None,
             learn=False,
@@ -308,6 +332,15 @@ def write_curve(curve: Curve) -> None:
     )
 
 
+def _span(indices: Sequence[int]) -> str:
+    """``tasks 0, 2, ..., 98`` or ``tasks 50-69``."""
+    if len(indices) > 1 and indices[-1] - indices[0] == len(indices) - 1:
+        return f"tasks {indices[0]}-{indices[-1]}"
+    if len(indices) > 3:
+        return f"tasks {indices[0]}, {indices[1]}, ..., {indices[-1]}"
+    return "tasks " + ", ".join(map(str, indices))
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
@@ -315,14 +348,12 @@ def _pct(value: float | None) -> str:
 def markdown(curve: Curve) -> str:
     """The learning curve as a table, one row per point (the first row is memory off)."""
     cfg = curve.config
-    fill_end = cfg.fill_offset + cfg.fill
-    eval_offset = cfg.eval_offset or 0
     lines = [
         f"# Memory learning curve: {cfg.category}",
         "",
-        f"Fill: tasks {cfg.fill_offset}-{fill_end - 1} with `{curve.fill_model}`; "
-        f"evaluation: tasks {eval_offset}-{eval_offset + cfg.eval - 1} with "
-        f"`{curve.eval_model}`, memory read-only; {cfg.mode} mode.",
+        f"Fill: {_span(cfg.fill_indices())} with `{curve.fill_model}`; evaluation: "
+        f"{_span(cfg.eval_indices())} with `{curve.eval_model}`, memory read-only; "
+        f"{cfg.mode} mode; memory retrieval {cfg.memory_retrieval or 'default'}.",
         "",
         "| tasks seen | memory | guidelines | expertise | retrieved/turn | template apps right % "
         "| accuracy % | per-turn % | recruitment % | calls/task | prompt tok/task "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+from collections.abc import Sequence
 from importlib.resources import files
 from typing import Any
 
@@ -153,12 +154,28 @@ def _load_all(category: str) -> tuple[BfclTask, ...]:
     return tuple(tasks)
 
 
-def load_tasks(category: str, *, limit: int | None = None, offset: int = 0) -> list[BfclTask]:
-    """Tasks of ``category`` in the package's order, ``offset`` skipped, at most ``limit``.
+def load_tasks(
+    category: str,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    indices: Sequence[int] | None = None,
+) -> list[BfclTask]:
+    """Tasks of ``category`` in the package's order, ``offset`` skipped, at most ``limit``;
+    or, with ``indices``, exactly the tasks at those positions, in that order.
 
     Tasks are shared between calls: do not mutate them.
     """
     if category not in CATEGORIES:
         raise UserError(f"unknown BFCL category {category!r}; use one of: {', '.join(CATEGORIES)}")
-    tasks = _load_all(category)[offset:]
+    every = _load_all(category)
+    if indices is not None:
+        beyond = [i for i in indices if not 0 <= i < len(every)]
+        if beyond:
+            raise UserError(
+                f"task {beyond[0]} is beyond the {len(every)} tasks of {category} "
+                f"(positions 0-{len(every) - 1})"
+            )
+        return [every[i] for i in indices]
+    tasks = every[offset:]
     return list(tasks if limit is None else tasks[:limit])

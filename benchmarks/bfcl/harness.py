@@ -110,7 +110,7 @@ class Harness:
     async def run(self) -> Summary:
         """Run every selected task not already in the results file; write the reports."""
         cfg = self.config
-        tasks = load_tasks(cfg.category, limit=cfg.limit, offset=cfg.offset)
+        tasks = load_tasks(cfg.category, limit=cfg.limit, offset=cfg.offset, indices=cfg.indices)
         cfg.out.mkdir(parents=True, exist_ok=True)
         done = read_results(self.results_path)
         todo = [t for t in tasks if t.id not in done]

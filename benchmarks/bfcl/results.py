@@ -34,6 +34,8 @@ class BenchConfig(BaseModel):
     """Tasks to run (after ``offset``); all when unset."""
     offset: int = 0
     """Tasks to skip first (pick disjoint slices, e.g. to fill memory, then evaluate)."""
+    indices: list[int] | None = None
+    """Positions of exactly the tasks to run (instead of ``offset`` and ``limit``)."""
     concurrency: int = Field(default=4, ge=1)
     """Tasks run at the same time."""
     out: Path = Path("bfcl-results")

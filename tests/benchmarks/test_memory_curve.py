@@ -17,12 +17,17 @@ from memory import MemoryStore, default_path
 
 def test_slices_must_not_overlap_and_points_fit_the_fill() -> None:
     with pytest.raises(ValidationError, match="overlap"):
-        CurveConfig(fill=10, eval=5, eval_offset=8)
+        CurveConfig(split="blocks", fill=10, eval=5, eval_offset=8)
+    with pytest.raises(ValidationError, match="needs split 'blocks'"):
+        CurveConfig(fill=10, eval=5, eval_offset=30)
     with pytest.raises(ValidationError, match="beyond"):
         CurveConfig(fill=10, points=[20])
-    cfg = CurveConfig(fill=10, eval=5, points=[10, 4, 4])
-    assert cfg.points == [0, 4, 10] and cfg.eval_offset == 10
+    cfg = CurveConfig(split="blocks", fill=10, eval=5, points=[10, 4, 4])
+    assert cfg.points == [0, 4, 10] and cfg.eval_start == 10
+    assert cfg.fill_indices(4, 10) == [4, 5, 6, 7, 8, 9] and cfg.eval_indices()[0] == 10
     assert CurveConfig(fill=8).points == [0, 4, 8]
+    mixed = CurveConfig(fill=3, eval=2, fill_offset=10)
+    assert (mixed.fill_indices(), mixed.eval_indices()) == ([10, 12, 14], [11, 13])
 
 
 async def test_curve_with_the_oracle(tmp_path: Path) -> None:
@@ -92,7 +97,7 @@ def test_bench_memory_cli(tmp_path: Path) -> None:
     text = runner.invoke(cli, [*args, "--fresh"])
     assert text.exit_code == 0, text.output
     assert "memory curve on multi_turn_base" in text.stdout and "curve.md" in text.stdout
-    bad = runner.invoke(cli, [*args, "--eval-offset", "1"])
+    bad = runner.invoke(cli, [*args, "--split", "blocks", "--eval-offset", "1"])
     assert bad.exit_code == 2 and "overlap" in bad.output
     assert runner.invoke(cli, [*args, "--points", "x"]).exit_code == 2
 
