@@ -10,20 +10,23 @@ from pathlib import Path
 
 import click
 
-from agents.registry import default_registry
 from agents.settings import AgentSettings
 from benchmarks.bfcl import (
     AGENTS,
-    CATEGORIES,
-    ORACLE,
-    ORACLE_BROKEN,
     BenchConfig,
     Summary,
     TaskResult,
-    model_source,
     run_benchmark,
 )
-from memory.embedding import RETRIEVALS
+from cli.bench_options import (
+    category_option,
+    concurrency_option,
+    mode_option,
+    model_option,
+    retrieval_option,
+    server_options,
+    source_factory,
+)
 
 
 class ProgressBar:
@@ -97,31 +100,14 @@ def _show(summary: Summary) -> None:
 
 
 @click.command("bfcl")
-@click.option(
-    "--category",
-    type=click.Choice(CATEGORIES),
-    default="multi_turn_base",
-    show_default=True,
-    help="BFCL v4 multi-turn category.",
-)
+@category_option
 @click.option("--limit", type=click.IntRange(1), help="Run at most N tasks (default: all 200).")
 @click.option(
     "--offset", type=click.IntRange(0), default=0, show_default=True, help="Skip the first N tasks."
 )
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 64),
-    default=4,
-    show_default=True,
-    help="Tasks run at the same time (lets vLLM batch requests).",
-)
-@click.option(
-    "--model",
-    metavar="NAME",
-    help=f"Served model name, or `{ORACLE}` (ground-truth replay) / `{ORACLE_BROKEN}`.",
-)
-@click.option("--base-url", metavar="URL", help="OpenAI-compatible server (default: embedded).")
-@click.option("--config", metavar="FILE", help="Models config (TOML).")
+@concurrency_option
+@model_option("Model of every agent.")
+@server_options
 @click.option(
     "--agent",
     type=click.Choice(AGENTS),
@@ -130,13 +116,7 @@ def _show(summary: Summary) -> None:
     help="steward (full), single (one agent, every tool), or an ablation: no-eval, "
     "sequential, no-memory.",
 )
-@click.option(
-    "--mode",
-    type=click.Choice(["turns", "compound"]),
-    default="turns",
-    show_default=True,
-    help="turns: one run per user turn; compound: all turns as one instruction.",
-)
+@mode_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -150,12 +130,7 @@ def _show(summary: Summary) -> None:
     help="Memory store for agents with memory [default: your memory store, as "
     "`steward memory` shows it]. Give a fresh file to keep experiments apart.",
 )
-@click.option(
-    "--memory-retrieval",
-    type=click.Choice(RETRIEVALS),
-    help="How memory is searched: fts (BM25), embedding (sentence similarity; needs "
-    "steward[embeddings]) or hybrid [default: $STEWARD_MEMORY_RETRIEVAL or fts].",
-)
+@retrieval_option
 @click.option(
     "--no-learn",
     is_flag=True,
@@ -178,7 +153,6 @@ def _show(summary: Summary) -> None:
 @click.option(
     "--fresh", is_flag=True, help="Forget earlier results of this run instead of resuming."
 )
-@click.option("--no-autostart", is_flag=True, help="Do not start the embedded server.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def bfcl(
@@ -218,15 +192,14 @@ def bfcl(
     """
     limits = {"max_steps": max_steps, "max_arg_chars": max_arg_chars}
     settings = AgentSettings.model_validate({k: v for k, v in limits.items() if v is not None})
-    cfg = None
-    if model not in (ORACLE, ORACLE_BROKEN):
-        from cli.build import ensure_backend, models_config
-
-        cfg = models_config(default_registry(), config, base_url, model)
-        if cfg.default.max_concurrency < concurrency:  # let the server batch K tasks
-            cfg = cfg.with_default(max_concurrency=concurrency)
-        ensure_backend(cfg, autostart=not no_autostart, quiet=quiet or as_json)
-    source = model_source(model, cfg)
+    make_source = source_factory(
+        base_url=base_url,
+        config=config,
+        concurrency=concurrency,
+        autostart=not no_autostart,
+        quiet=quiet or as_json,
+    )
+    source = make_source(model)
     bench = BenchConfig(
         category=category,
         agent=agent,  # type: ignore[arg-type]

@@ -10,14 +10,19 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from agents.registry import default_registry
 from agents.settings import AgentSettings
-from benchmarks.bfcl import CATEGORIES, ORACLE, ORACLE_BROKEN, model_source
+from benchmarks.bfcl import ORACLE
 from benchmarks.bfcl.curve import CURVE_JSON, CURVE_MD, CURVE_PNG, Curve, CurveConfig, run_curve
-from benchmarks.bfcl.models import ModelSource
 from cli.bench_bfcl import ProgressBar
-from memory.embedding import RETRIEVALS
-from modelclient.config import ModelsConfig
+from cli.bench_options import (
+    category_option,
+    concurrency_option,
+    mode_option,
+    model_option,
+    retrieval_option,
+    server_options,
+    source_factory,
+)
 
 
 def _points(text: str | None) -> list[int]:
@@ -52,13 +57,7 @@ def _show(curve: Curve) -> None:
 
 
 @click.command("memory")
-@click.option(
-    "--category",
-    type=click.Choice(CATEGORIES),
-    default="multi_turn_base",
-    show_default=True,
-    help="BFCL v4 multi-turn category.",
-)
+@category_option
 @click.option(
     "--split",
     type=click.Choice(["interleaved", "blocks"]),
@@ -97,33 +96,16 @@ def _show(curve: Curve) -> None:
     help="Fill tasks seen at which memory is evaluated [default: 0, fill/2, fill]; "
     "0 (memory off) is always included.",
 )
-@click.option(
-    "--model",
-    metavar="NAME",
-    help=f"Model that is evaluated: a served model name, or `{ORACLE}` / `{ORACLE_BROKEN}`.",
-)
+@model_option("Model that is evaluated.")
 @click.option(
     "--fill-model",
     metavar="NAME",
     help=f"Model that fills memory [default: --model]; `{ORACLE}` fills it with verified "
     "ground-truth runs (a teacher for a small model).",
 )
-@click.option("--base-url", metavar="URL", help="OpenAI-compatible server (default: embedded).")
-@click.option("--config", metavar="FILE", help="Models config (TOML).")
-@click.option(
-    "--mode",
-    type=click.Choice(["turns", "compound"]),
-    default="turns",
-    show_default=True,
-    help="turns: one run per user turn; compound: all turns as one instruction.",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 64),
-    default=4,
-    show_default=True,
-    help="Tasks run at the same time.",
-)
+@server_options
+@mode_option
+@concurrency_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -131,18 +113,12 @@ def _show(curve: Curve) -> None:
     show_default=True,
     help="Folder for the memory copies, every run's results and the curve.",
 )
-@click.option(
-    "--memory-retrieval",
-    type=click.Choice(RETRIEVALS),
-    help="How memory is searched: fts (BM25), embedding (sentence similarity; needs "
-    "steward[embeddings]) or hybrid [default: $STEWARD_MEMORY_RETRIEVAL or fts].",
-)
+@retrieval_option
 @click.option("--max-steps", type=click.IntRange(2, 100), help="Actions per staff attempt.")
 @click.option("--max-calls", type=click.IntRange(1), help="Model-call budget of one turn.")
 @click.option(
     "--fresh", is_flag=True, help="Start over: drop earlier memory copies and results in --out."
 )
-@click.option("--no-autostart", is_flag=True, help="Do not start the embedded server.")
 @click.option("--json", "as_json", is_flag=True, help="Print the curve as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress.")
 def memory(
@@ -205,21 +181,13 @@ def memory(
         raise click.UsageError(
             "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
         ) from None
-    models: ModelsConfig | None = None
-
-    def factory(name: str | None) -> ModelSource:
-        nonlocal models
-        if name in (ORACLE, ORACLE_BROKEN):
-            return model_source(name, None)
-        if models is None:
-            from cli.build import ensure_backend, models_config
-
-            models = models_config(default_registry(), config, base_url, name)
-            if models.default.max_concurrency < concurrency:
-                models = models.with_default(max_concurrency=concurrency)
-            ensure_backend(models, autostart=not no_autostart, quiet=quiet or as_json)
-        return model_source(name, models)
-
+    make_source = source_factory(
+        base_url=base_url,
+        config=config,
+        concurrency=concurrency,
+        autostart=not no_autostart,
+        quiet=quiet or as_json,
+    )
     filler = fill_model or model
     if fresh:
         for name in ("fill", "memory", "eval"):
@@ -238,8 +206,8 @@ def memory(
         curve = asyncio.run(
             run_curve(
                 curve_config,
-                lambda: factory(filler),
-                lambda: factory(model),
+                lambda: make_source(filler),
+                lambda: make_source(model),
                 on_stage=stage,
                 on_start=bar.start,
                 on_result=bar.result,
