@@ -102,9 +102,10 @@ class ModelBase(ABC):
                 # and a second cut-off says the model will not fit: stop paying for re-asks
                 hopeless = reply.truncated and tally.mode == "json_schema" and ask >= 1
                 if ask == self.max_reasks or hopeless:
+                    cut = " (cut off at the token limit)" if reply.truncated else ""
                     raise ModelOutputError(
                         f"model {self.name!r} gave no valid {schema_name!r} after "
-                        f"{ask + 1} answer(s): {problem}"
+                        f"{ask + 1} answer(s): {problem}{cut}"
                     )
                 convo = [
                     *convo,

@@ -141,6 +141,15 @@ async def test_truncated_answer_is_reasked(stub: StubServer, make_model: MakeMod
     assert "cut off" in stub.requests[1]["messages"][-1]["content"]
 
 
+async def test_a_second_cut_off_answer_stops_and_says_so(
+    stub: StubServer, make_model: MakeModel
+) -> None:
+    stub.fail("truncated", times=5)
+    with pytest.raises(ModelOutputError, match=r"after 2 answer\(s\).*cut off at the token limit"):
+        await make_model(structured="json_schema", max_reasks=3).complete(HI, schema=SCHEMA)
+    assert len(stub.requests) == 2  # no more re-asks after the second cut-off
+
+
 async def test_model_output_error_after_max_reasks(stub: StubServer, make_model: MakeModel) -> None:
     records: list[CallRecord] = []
     model = make_model(structured="json_schema", max_reasks=1)
