@@ -273,6 +273,31 @@ def stats_cmd(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"  {token}: {n}")
 
 
+@memory.command("embed")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def embed_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Compute the sentence vectors that entries lack (needs steward[embeddings]).
+
+    Entries written while retrieval was fts, or imported, get their vectors at the first
+    embedding or hybrid search; this does it ahead of time, with progress.
+    """
+    store = _open(ctx, retrieval="embedding")
+
+    def progress(kind: Kind, done: int, total: int) -> None:
+        if not as_json:
+            click.echo(f"{kind}: {done}/{total} embedded", err=True)
+
+    stored = store.embed_missing(on_progress=progress)
+    if as_json:
+        render.echo_json({"path": store.path, "embedded": stored})
+        return
+    click.echo(
+        f"Embedded {stored['guideline']} guideline(s) and {stored['expertise']} expertise "
+        f"entr{'y' if stored['expertise'] == 1 else 'ies'} in {store.path}."
+    )
+
+
 @memory.command("delete")
 @click.argument("kind", type=_kind_choice)
 @click.argument("entry_id", metavar="ID", type=int)

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import logging
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, overload
@@ -292,6 +293,26 @@ class MemoryStore:
             }
 
         return self._conn.write(write)
+
+    def embed_missing(
+        self, *, batch: int = 64, on_progress: Callable[[Kind, int, int], None] | None = None
+    ) -> dict[Kind, int]:
+        """Compute the sentence vectors entries lack (written with ``fts``, or imported), so
+        the first ``embedding``/``hybrid`` search does not pay for them; returns how many were
+        stored per kind. ``on_progress(kind, done, total)`` is called after each batch."""
+        from memory.embedding import index
+
+        model = self.encoder.name
+        stored: dict[Kind, int] = {}
+        for kind in KINDS:
+            missing = self._conn.read(functools.partial(index.missing_ids, kind=kind, model=model))
+            stored[kind] = 0
+            for start in range(0, len(missing), batch):
+                chunk = missing[start : start + batch]
+                stored[kind] += index.embed_entries(self._conn, self.encoder, kind, chunk)
+                if on_progress is not None:
+                    on_progress(kind, min(start + batch, len(missing)), len(missing))
+        return stored
 
     def stats(self) -> dict[str, Any]:
         """``{"path", "guidelines": {count, successes, uses, by_token}, "expertise": {...},

@@ -80,6 +80,11 @@ def _candidates(
     return [(int(r[0]), str(r[1]), r[2]) for r in db.execute(sql, args).fetchall()]
 
 
+def missing_ids(db: Database, kind: Kind, model: str) -> list[int]:
+    """Ids of the entries of ``kind`` without a vector of ``model``, oldest first."""
+    return [entry_id for entry_id, _, blob in _candidates(db, kind, model) if blob is None]
+
+
 def _save(db: Database, kind: Kind, model: str, computed: Sequence[tuple[int, str, bytes]]) -> int:
     """Store vectors whose entry still exists with the embedded text; return how many."""
     table, column = TABLES[kind], TEXT_COLUMNS[kind]

@@ -307,3 +307,22 @@ def test_threads_searching_at_once_backfill_once(open_store: Any, encoder: Encod
         t.join()
     assert found == [[TRIP[0]]] * 4
     assert sorted(batches) == [1, 1, 1, 1, len(TRIP)]  # four queries, one backfill
+
+
+def test_embed_computes_missing_vectors_ahead_of_search(db_file: Path, encoder: Encoder) -> None:
+    with MemoryStore(db_file) as store:
+        for text in TRIP:
+            store.add_guideline(guideline(text))
+        store.add_expertise(expertise("Post a tweet saying hello", token="<app:twitter>"))
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(cli, ["memory", "--db", str(db_file), "embed", *args])
+
+    first = run()
+    assert first.exit_code == 0, first.output
+    assert "Embedded 4 guideline(s) and 1 expertise entry" in first.stdout
+    assert "guideline: 4/4 embedded" in first.stderr
+    with MemoryStore(db_file) as store:
+        assert vectors(store) == {"guideline": 4, "expertise": 1}
+    again = run("--json")
+    assert json.loads(again.stdout)["embedded"] == {"guideline": 0, "expertise": 0}
