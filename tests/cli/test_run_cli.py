@@ -169,3 +169,36 @@ def test_memory_line_names_what_went_into_the_prompts() -> None:
         }
     )
     assert line.startswith("memory: guidelines #3, #7 for the plan; expertise #4 for s1 (")
+
+
+def test_run_with_hybrid_memory_retrieval(stub: StubServer) -> None:
+    pytest.importorskip("tokenizers", reason='needs pip install "steward[embeddings]"')
+    from memory import GuidelineEntry, MemoryStore, Provenance
+
+    with MemoryStore() as store:  # the user's memory store
+        seeded = store.add_guideline(
+            GuidelineEntry(
+                instruction="Send a greeting to Alice and post it as a tweet",
+                graph={
+                    "nodes": [
+                        {
+                            "id": "s1",
+                            "task_token": "<app:messaging>",
+                            "instruction": "Send hi to Alice",
+                            "needs": [],
+                        }
+                    ]
+                },
+                guideline="message first, then tweet",
+                provenance=Provenance(run_id="r0", model="m", source="run"),
+            )
+        )
+    args = ["run", "Send hi to Alice, then tweet it", "--base-url", stub.url]
+    args += ["--model", "stub-model", "--json", "-q", "--max-steps", "2"]
+    result = invoke(*args, "--memory-retrieval", "hybrid")
+    assert result.exit_code in (0, 1), result.output
+    assert run_json(result)["retrieved"]["guidelines"][0]["ids"][0] == seeded
+    with MemoryStore() as store:
+        assert store.stats()["vectors"]["guideline"] >= 1  # searched by sentence similarity
+    off = run_json(invoke(*args, "--no-memory"))["retrieved"]
+    assert off["guidelines"] == [] and not any(off["expertise"].values())  # nothing retrieved
