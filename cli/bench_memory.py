@@ -12,7 +12,15 @@ from pydantic import ValidationError
 
 from agents.settings import AgentSettings
 from benchmarks.bfcl import ORACLE
-from benchmarks.bfcl.curve import CURVE_JSON, CURVE_MD, CURVE_PNG, Curve, CurveConfig, run_curve
+from benchmarks.bfcl.curve import (
+    CURVE_JSON,
+    CURVE_MD,
+    CURVE_PNG,
+    EXPERIMENT_JSON,
+    Curve,
+    CurveConfig,
+    run_curve,
+)
 from cli.bench_bfcl import ProgressBar
 from cli.bench_options import (
     category_option,
@@ -192,7 +200,7 @@ def memory(
     if fresh:
         for name in ("fill", "memory", "eval"):
             shutil.rmtree(out / name, ignore_errors=True)
-        for name in (CURVE_JSON, CURVE_MD, CURVE_PNG):
+        for name in (CURVE_JSON, CURVE_MD, CURVE_PNG, EXPERIMENT_JSON):
             (out / name).unlink(missing_ok=True)
     bar = ProgressBar(enabled=not quiet)
 

@@ -27,6 +27,7 @@ from agents.settings import AgentSettings
 from benchmarks.bfcl.harness import OnResult, OnStart, run_benchmark
 from benchmarks.bfcl.models import ModelSource
 from benchmarks.bfcl.results import BenchConfig, Mode, Summary
+from core.errors import UserError
 from memory.embedding import Retrieval
 
 log = logging.getLogger("steward.benchmarks")
@@ -39,6 +40,7 @@ OnStage = Callable[[str], None]
 CURVE_JSON = "curve.json"
 CURVE_MD = "curve.md"
 CURVE_PNG = "curve.png"
+EXPERIMENT_JSON = "experiment.json"
 
 
 class CurveConfig(BaseModel):
@@ -153,6 +155,36 @@ class Curve(BaseModel):
     files: dict[str, str] = Field(default_factory=dict)
 
 
+def check_experiment(config: CurveConfig, *, fill_model: str, eval_model: str) -> None:
+    """Refuse to resume a folder holding a curve made with other settings (its finished tasks
+    and memory copies would be mixed into this one); record the settings on first use.
+
+    Points and concurrency may change between invocations; nothing else may.
+    """
+    path = config.out / EXPERIMENT_JSON
+    current = {
+        **config.model_dump(mode="json", exclude={"points", "concurrency", "out"}),
+        "fill_model": fill_model,
+        "eval_model": eval_model,
+    }
+    if path.exists():
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            saved = None
+        if not isinstance(saved, dict):
+            raise UserError(f"{path} is not a curve's settings; use another --out or --fresh")
+        changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+        if changed:
+            what = "; ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed)
+            raise UserError(
+                f"{config.out} holds a curve made with other settings ({what}); "
+                "use another --out, or --fresh to start over"
+            )
+        return
+    path.write_text(json.dumps(current, indent=2), encoding="utf-8")
+
+
 def copy_database(source: Path, target: Path) -> None:
     """A consistent copy of the sqlite file ``source`` (WAL included) at ``target``, written
     under a temporary name first so a crash never leaves a half copy under the real one."""
@@ -192,6 +224,12 @@ async def run_curve(
     started = time.monotonic()
     config.out.mkdir(parents=True, exist_ok=True)
     note = on_stage or (lambda _text: None)
+    labels = []
+    for factory in (fill_source, eval_source):
+        probe = factory()
+        labels.append(probe.label)
+        await probe.aclose()
+    check_experiment(config, fill_model=labels[0], eval_model=labels[1])
 
     def bench(**fields: object) -> BenchConfig:
         return BenchConfig.model_validate(

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from benchmarks.bfcl import OracleSource
 from benchmarks.bfcl.curve import CurveConfig, copy_database, run_curve
 from cli.main import cli
+from core.errors import UserError
 from memory import MemoryStore, default_path
 
 
@@ -116,3 +117,18 @@ async def test_a_point_added_later_gets_the_memory_of_exactly_its_tasks(tmp_path
     assert later.points[1].guidelines < later.points[2].guidelines == first.points[1].guidelines
     assert [p.summary.tasks_run for p in later.points] == [0, 1, 0]
     assert later.fill_tasks == 4  # the new stage's 2 tasks are among the earlier 4
+
+
+async def test_a_folder_with_other_settings_is_not_resumed(tmp_path: Path) -> None:
+    await run_curve(CurveConfig(fill=1, eval=1, out=tmp_path), OracleSource, OracleSource)
+    other = CurveConfig(fill=1, eval=1, out=tmp_path, memory_retrieval="fts")
+    with pytest.raises(UserError, match=r"memory_retrieval: None -> 'fts'.*--fresh"):
+        await run_curve(other, OracleSource, OracleSource)
+    with pytest.raises(UserError, match="eval_model: 'oracle' -> 'oracle-broken'"):
+        await run_curve(
+            CurveConfig(fill=1, eval=1, out=tmp_path),
+            OracleSource,
+            lambda: OracleSource(broken=True),
+        )
+    more = CurveConfig(fill=1, eval=1, out=tmp_path, points=[1], concurrency=2)
+    assert len((await run_curve(more, OracleSource, OracleSource)).points) == 2
