@@ -64,6 +64,10 @@ class EndpointConfig(BaseModel):
     """Upper bound on completion tokens per request."""
     seed: int | None = None
     """Sampling seed, if the server supports one."""
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    """OpenAI frequency penalty: lowers a token's odds by how often the answer already used it
+    (a small value, e.g. 0.3, keeps small models from looping inside a string). ``None``: not
+    sent (the server's default, 0), except on the embedded server, where Steward uses 0.3."""
     timeout_s: float = Field(default=120.0, gt=0.0)
     """Seconds to wait for one request before it counts as timed out."""
     max_concurrency: int = Field(default=8, ge=1)
@@ -107,6 +111,8 @@ class RoleOverride(BaseModel):
     """Overrides ``EndpointConfig.max_tokens``."""
     seed: int | None = None
     """Overrides ``EndpointConfig.seed``."""
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    """Overrides ``EndpointConfig.frequency_penalty``."""
     timeout_s: float | None = None
     """Overrides ``EndpointConfig.timeout_s``."""
     max_concurrency: int | None = None

@@ -178,6 +178,8 @@ async def send_chat(
     }
     if endpoint.seed is not None:
         request["seed"] = endpoint.seed
+    if endpoint.frequency_penalty is not None:
+        request["frequency_penalty"] = endpoint.frequency_penalty
     request.update(params)
     tries = endpoint.max_retries + 1
     unreachable = False

@@ -29,3 +29,18 @@ async def test_tokens_map_to_served_model_names(tmp_path: Path) -> None:
                 await pool.for_role(role).complete(hello, role=role)
         sent = [r["model"] for r in stub.requests if r["messages"][-1]["content"] == "hi"]
     assert sent == ["base", "notes-lora", "mail-expert", "base"]
+
+
+def test_the_embedded_server_gets_a_frequency_penalty_unless_one_is_set(tmp_path: Path) -> None:
+    from agents.registry import default_registry
+    from cli.build import EMBEDDED_FREQUENCY_PENALTY, models_config
+
+    registry = default_registry()
+    assert models_config(registry, None, None, None).default.frequency_penalty == (
+        EMBEDDED_FREQUENCY_PENALTY
+    )
+    other = models_config(registry, None, "http://127.0.0.1:9/v1", "m")
+    assert other.default.frequency_penalty is None
+    path = tmp_path / "config.toml"
+    path.write_text("[model]\nfrequency_penalty = 0.0\n")
+    assert models_config(registry, str(path), None, None).default.frequency_penalty == 0.0

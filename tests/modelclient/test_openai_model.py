@@ -60,6 +60,15 @@ async def test_text_call_records_usage(stub: StubServer, make_model: MakeModel) 
     assert sent["temperature"] == 0.0 and sent["max_tokens"] == EndpointConfig().max_tokens
 
 
+async def test_frequency_penalty_is_sent_only_when_set(
+    stub: StubServer, make_model: MakeModel
+) -> None:
+    await make_model().complete(HI)
+    await make_model(frequency_penalty=0.3).complete(HI)
+    assert "frequency_penalty" not in stub.requests[0]
+    assert stub.requests[1]["frequency_penalty"] == 0.3
+
+
 async def test_record_prompts_off(stub: StubServer, make_model: MakeModel) -> None:
     out = await make_model(record_prompts=False).complete(HI)
     assert out.record.prompt is None
