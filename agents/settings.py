@@ -44,3 +44,7 @@ class AgentSettings(BaseModel):
     """Run ready subtasks at the same time; off runs one subtask at a time (an ablation)."""
     evaluate: bool = True
     """Adjusted Evaluation on; off accepts every finished attempt (an ablation)."""
+    require_action: bool = True
+    """A subtask is work on an app: an attempt that called no tool cannot succeed, whatever
+    the evaluation says (it is retried with that tip). Off for specialists that may answer
+    without their tools."""

@@ -172,6 +172,9 @@ class StewardAgent:
             "model_error": "other",
             "budget": "other",
         }.get(attempt.status)
+        idle = self.settings.require_action and attempt.status == "finished" and not _acted(attempt)
+        if idle:
+            hard_failure = "other"
         if not self.settings.evaluate:
             ok = hard_failure is None
             return Verdict(
@@ -189,7 +192,7 @@ class StewardAgent:
             return Verdict(
                 success=False,
                 failure_kind="other",
-                tips=_default_tip(attempt.status) if hard_failure else "",
+                tips=_default_tip("idle" if idle else attempt.status) if hard_failure else "",
                 overridden=f"the evaluation never validated: {exc}",
                 call=exc.record if isinstance(exc.record, CallRecord) else None,
             )
@@ -208,8 +211,10 @@ class StewardAgent:
             if hard_failure is not None:
                 verdict.success = False
                 verdict.failure_kind = hard_failure  # type: ignore[assignment]
-                verdict.overridden = f"attempt ended with {attempt.status}"
-                verdict.tips = verdict.tips or _default_tip(attempt.status)
+                verdict.overridden = (
+                    "no tool was called" if idle else f"attempt ended with {attempt.status}"
+                )
+                verdict.tips = verdict.tips or _default_tip("idle" if idle else attempt.status)
             elif not verdict.key_info:
                 verdict.key_info = attempt.result
         elif verdict.failure_kind == "none":
@@ -245,7 +250,14 @@ ANSWER_SCHEMA: dict[str, Any] = {
 _KINDS = {"none", "wrong_result", "incomplete", "tool_error", "loop", "other"}
 
 
+def _acted(attempt: Attempt) -> bool:
+    """Whether the attempt called at least one of the app's tools."""
+    return any(s.action.tool != "finish" for s in attempt.steps)
+
+
 def _default_tip(status: str) -> str:
+    if status == "idle":
+        return "You called no tool; do the subtask with the app's tools before you finish."
     if status == "loop":
         return "You repeated the same action; read the last observation and change course."
     if status == "step_cap":
@@ -270,6 +282,6 @@ def attempt_signals(attempt: Attempt) -> list[str]:
         signals.append("ran out of steps before finishing")
     if attempt.status == "model_error":
         signals.append("the agent's replies never validated")
-    if not any(s.action.tool != "finish" for s in attempt.steps):
+    if not _acted(attempt):
         signals.append("no tool was called")
     return signals

@@ -59,8 +59,10 @@ class BenchConfig(BaseModel):
     """Earlier user turns repeated (as context) in each turn's instruction."""
 
     def variant_settings(self) -> AgentSettings:
-        """``settings`` with the ablation switch of ``agent`` applied."""
-        update: dict[str, bool] = {}
+        """``settings`` with the ablation switch of ``agent`` applied. Attempts that call no
+        tool may succeed: BFCL has turns whose right answer is no call (a missing parameter
+        or function), and the checker, not the steward, decides what memory learns."""
+        update: dict[str, bool] = {"require_action": False}
         if self.agent == "no-eval":
             update["evaluate"] = False
         if self.agent == "sequential":

@@ -257,6 +257,35 @@ async def test_loop_is_stopped_and_fails(tmp_path: Path, store: RunStore) -> Non
     assert sub.history[0].verdict is not None and sub.history[0].verdict.overridden
 
 
+@pytest.mark.parametrize("require_action", [True, False])
+async def test_an_attempt_that_called_no_tool_cannot_succeed(
+    tmp_path: Path, store: RunStore, require_action: bool
+) -> None:
+    def idle(messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
+        return act("finish", result="sent it")  # claims the work without doing it
+
+    plan = {
+        "nodes": [{"id": "m", "task_token": "<app:mail>", "instruction": "Mail bob", "needs": []}]
+    }
+    settings = AgentSettings(max_retries=1, max_replans=0, require_action=require_action)
+    orch, _ = make(
+        tmp_path,
+        store,
+        steward_fn([plan], lambda s, m: verdict(True, key_info="sent")),  # a too-kind judge
+        mail=idle,
+        settings=settings,
+    )
+    record = await orch.run("Mail bob")
+    sub = record.subtasks[0]
+    if not require_action:  # a specialist allowed to answer without its tools
+        assert record.status == "succeeded" and sub.attempts == 1
+        return
+    assert record.status == "failed" and sub.attempts == 2  # retried, then given up
+    first = sub.history[0].verdict
+    assert first is not None and first.overridden == "no tool was called"
+    assert "called no tool" in first.tips
+
+
 class Crash(Exception):
     """Stands in for the process dying in the middle of a subtask."""
 
