@@ -11,6 +11,7 @@ Memory (for agents that have it) learns only from tasks the checker passed.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -35,7 +36,7 @@ from benchmarks.bfcl.turn import (
     run_steward_turn,
 )
 from benchmarks.bfcl.world import LoggedCall, TaskWorld
-from core.errors import StewardError
+from core.errors import StewardError, UserError
 from memory.runs import RunStore
 
 log = logging.getLogger("steward.benchmarks")
@@ -112,6 +113,7 @@ class Harness:
         cfg = self.config
         tasks = load_tasks(cfg.category, limit=cfg.limit, offset=cfg.offset, indices=cfg.indices)
         cfg.out.mkdir(parents=True, exist_ok=True)
+        self._check_settings()
         done = read_results(self.results_path)
         todo = [t for t in tasks if t.id not in done]
         if self.on_start is not None:
@@ -142,6 +144,24 @@ class Harness:
         return write_reports(
             cfg, self.source.label, results, elapsed_s=elapsed, tasks_run=len(todo)
         )
+
+    def _check_settings(self) -> None:
+        """Refuse to add results made under other settings to an existing results file."""
+        path = self.config.out / f"{self.key}.settings.json"
+        current = self.config.result_settings()
+        if path.exists() and self.results_path.exists():
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                saved = {}
+            old, new = _flat(saved), _flat(current)
+            changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            if changed:
+                raise UserError(
+                    f"{self.results_path} holds results made with other settings "
+                    f"({', '.join(changed)} differ); use another --out, or --fresh to start over"
+                )
+        path.write_text(json.dumps(current, indent=2), encoding="utf-8")
 
     async def run_task(self, task: BfclTask) -> TaskResult:
         """Run one task (all its turns, or its compound instruction) and score it."""
@@ -248,6 +268,16 @@ class Harness:
                 await self.experience.learn(record, verified=True)
             except StewardError as exc:  # learning is best effort
                 log.warning("memory not written for %s: %s", record.run_id, exc)
+
+
+def _flat(data: object, prefix: str = "") -> dict[str, object]:
+    """Nested settings as ``{"settings.max_steps": 6, ...}``."""
+    if not isinstance(data, dict):
+        return {prefix: data}
+    out: dict[str, object] = {}
+    for key, value in data.items():
+        out.update(_flat(value, f"{prefix}{key}."))
+    return {k.rstrip("."): v for k, v in out.items()}
 
 
 def _call_strings(calls: list[LoggedCall]) -> tuple[list[str], list[str]]:

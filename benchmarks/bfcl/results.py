@@ -74,6 +74,14 @@ class BenchConfig(BaseModel):
         """Memory is on for the full steward and the ablations that keep it."""
         return self.agent in ("steward", "no-eval", "sequential")
 
+    def result_settings(self) -> dict[str, object]:
+        """What decides a task's result besides the model (in the key): a results file is only
+        resumed under the same settings. Task selection, concurrency and folders may change."""
+        return self.model_dump(
+            mode="json",
+            exclude={"limit", "offset", "indices", "concurrency", "out", "memory_db", "learn"},
+        )
+
     def memory_path(self) -> Path:
         from memory import default_path
 

@@ -114,3 +114,17 @@ def test_bench_with_hybrid_memory_retrieval(tmp_path: Path) -> None:
     assert stats["vectors"]["guideline"] == stats["guidelines"]["count"] > 0  # backfilled
     run_text = runner.invoke(cli, ["bench", "bfcl", "--memory-retrieval", "cosine"])
     assert run_text.exit_code == 2 and "fts" in run_text.output
+
+
+def test_results_made_with_other_settings_are_not_resumed(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["bench", "bfcl", "--model", "oracle", "--agent", "no-memory", "-q"]
+    args += ["--out", str(tmp_path), "--limit", "1"]
+    assert runner.invoke(cli, [*args, "--max-steps", "6"]).exit_code == 0
+    other = runner.invoke(cli, [*args, "--max-steps", "5"])
+    assert other.exit_code == 2
+    assert "other settings (settings.max_steps, single_max_steps differ)" in other.output
+    assert "--fresh" in other.output
+    more = runner.invoke(cli, [*args[:-2], "--limit", "2", "--max-steps", "6", "--json"])
+    assert json.loads(more.stdout)["tasks_run"] == 1  # same settings: resumed, one more task
+    assert runner.invoke(cli, [*args, "--max-steps", "5", "--fresh"]).exit_code == 0
