@@ -27,6 +27,7 @@ from agents.settings import AgentSettings
 from benchmarks.bfcl.harness import OnResult, OnStart, run_benchmark
 from benchmarks.bfcl.models import ModelSource
 from benchmarks.bfcl.results import BenchConfig, Mode, Summary
+from benchmarks.bfcl.settings_file import changed_settings, save_settings
 from core.errors import UserError
 from memory.embedding import Retrieval
 
@@ -167,22 +168,14 @@ def check_experiment(config: CurveConfig, *, fill_model: str, eval_model: str) -
         "fill_model": fill_model,
         "eval_model": eval_model,
     }
-    if path.exists():
-        try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            saved = None
-        if not isinstance(saved, dict):
-            raise UserError(f"{path} is not a curve's settings; use another --out or --fresh")
-        changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
-        if changed:
-            what = "; ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed)
-            raise UserError(
-                f"{config.out} holds a curve made with other settings ({what}); "
-                "use another --out, or --fresh to start over"
-            )
-        return
-    path.write_text(json.dumps(current, indent=2), encoding="utf-8")
+    changed = changed_settings(path, current)
+    if changed:
+        what = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+        raise UserError(
+            f"{config.out} holds a curve made with other settings ({what}); "
+            "use another --out, or --fresh to start over"
+        )
+    save_settings(path, current)
 
 
 def copy_database(source: Path, target: Path) -> None:

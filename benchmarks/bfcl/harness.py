@@ -11,7 +11,6 @@ Memory (for agents that have it) learns only from tasks the checker passed.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -28,6 +27,7 @@ from benchmarks.bfcl.models import ModelSource, TaskModels
 from benchmarks.bfcl.report import read_results, write_reports
 from benchmarks.bfcl.results import BenchConfig, Summary, TaskResult, Totals, TurnResult
 from benchmarks.bfcl.score import Decoded, checker_model_name, score_task
+from benchmarks.bfcl.settings_file import changed_settings, save_settings
 from benchmarks.bfcl.single import run_single_turn
 from benchmarks.bfcl.turn import (
     RequestExperience,
@@ -149,19 +149,13 @@ class Harness:
         """Refuse to add results made under other settings to an existing results file."""
         path = self.config.out / f"{self.key}.settings.json"
         current = self.config.result_settings()
-        if path.exists() and self.results_path.exists():
-            try:
-                saved = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                saved = {}
-            old, new = _flat(saved), _flat(current)
-            changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-            if changed:
-                raise UserError(
-                    f"{self.results_path} holds results made with other settings "
-                    f"({', '.join(changed)} differ); use another --out, or --fresh to start over"
-                )
-        path.write_text(json.dumps(current, indent=2), encoding="utf-8")
+        changed = changed_settings(path, current) if self.results_path.exists() else {}
+        if changed:
+            raise UserError(
+                f"{self.results_path} holds results made with other settings "
+                f"({', '.join(changed)} differ); use another --out, or --fresh to start over"
+            )
+        save_settings(path, current)
 
     async def run_task(self, task: BfclTask) -> TaskResult:
         """Run one task (all its turns, or its compound instruction) and score it."""
@@ -268,16 +262,6 @@ class Harness:
                 await self.experience.learn(record, verified=True)
             except StewardError as exc:  # learning is best effort
                 log.warning("memory not written for %s: %s", record.run_id, exc)
-
-
-def _flat(data: object, prefix: str = "") -> dict[str, object]:
-    """Nested settings as ``{"settings.max_steps": 6, ...}``."""
-    if not isinstance(data, dict):
-        return {prefix: data}
-    out: dict[str, object] = {}
-    for key, value in data.items():
-        out.update(_flat(value, f"{prefix}{key}."))
-    return {k.rstrip("."): v for k, v in out.items()}
 
 
 def _call_strings(calls: list[LoggedCall]) -> tuple[list[str], list[str]]:
