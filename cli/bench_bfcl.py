@@ -18,7 +18,7 @@ from benchmarks.bfcl import (
     TaskResult,
     run_benchmark,
 )
-from cli.bench_options import (
+from cli.options import (
     category_option,
     concurrency_option,
     mode_option,

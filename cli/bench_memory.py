@@ -22,7 +22,7 @@ from benchmarks.bfcl.curve import (
     run_curve,
 )
 from cli.bench_bfcl import ProgressBar
-from cli.bench_options import (
+from cli.options import (
     category_option,
     concurrency_option,
     mode_option,

@@ -23,8 +23,9 @@ from cli.build import (
     models_config,
     pick_scenario,
 )
+from cli.options import retrieval_option
 from cli.render import Progress, run_json, run_summary
-from memory.embedding import RETRIEVALS, Retrieval
+from memory.embedding import Retrieval
 from memory.runs import RunStore
 
 
@@ -64,13 +65,7 @@ def _echo_json(data: Any) -> None:
 @click.option(
     "--no-memory", is_flag=True, help="Neither retrieve nor write experience for this run."
 )
-@click.option(
-    "--memory-retrieval",
-    type=click.Choice(RETRIEVALS),
-    help="How memory is searched: fts (BM25, the default), embedding (sentence similarity; "
-    "needs steward[embeddings]) or hybrid (both, fused). Default: $STEWARD_MEMORY_RETRIEVAL "
-    "or fts.",
-)
+@retrieval_option
 @click.option(
     "--no-autostart",
     is_flag=True,

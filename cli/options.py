@@ -1,4 +1,5 @@
-"""Options and model set-up shared by the BFCL-based benchmark commands."""
+"""Options shared by several commands (the BFCL benchmarks, ``steward run``), and the model
+set-up of the benchmarks."""
 
 from __future__ import annotations
 
