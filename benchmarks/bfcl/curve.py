@@ -222,7 +222,8 @@ async def run_curve(
         probe = factory()
         labels.append(probe.label)
         await probe.aclose()
-    check_experiment(config, fill_model=labels[0], eval_model=labels[1])
+    fill_model, eval_model = labels
+    check_experiment(config, fill_model=fill_model, eval_model=eval_model)
 
     def bench(**fields: object) -> BenchConfig:
         return BenchConfig.model_validate(
@@ -237,7 +238,6 @@ async def run_curve(
             }
         )
 
-    fill_label = eval_label = ""
     previous = 0
     for seen in config.points[1:]:
         folder = config.stage_path(previous, seen)
@@ -247,19 +247,16 @@ async def run_curve(
             out=folder,
             memory_db=folder / "memory.db",
         )
-        source = fill_source()
-        fill_label = source.label
         snapshot = config.snapshot_path(seen)
         if snapshot.exists():  # finished earlier: the memory copy is final
-            await source.aclose()
             note(f"fill tasks {previous}-{seen}: done earlier ({snapshot.name})")
         else:
             # a stage starts from the memory of the point before it, so points added later
             # (e.g. --points 25 after a curve at 50) get a memory of exactly their tasks
             if not stage.memory_path().exists():
                 _start_memory(config.snapshot_path(previous) if previous else None, folder)
-            note(f"fill: learning from tasks {previous}-{seen} of the fill slice ({source.label})")
-            await run_benchmark(stage, source, on_start=on_start, on_result=on_result)
+            note(f"fill: learning from tasks {previous}-{seen} of the fill slice ({fill_model})")
+            await run_benchmark(stage, fill_source(), on_start=on_start, on_result=on_result)
             copy_database(stage.memory_path(), snapshot)
         previous = seen
 
@@ -277,11 +274,9 @@ async def run_curve(
             memory_db=memory_db if use_memory else None,
             learn=False,
         )
-        source = eval_source()
-        eval_label = source.label
         what = f"memory from {seen} task(s)" if use_memory else "memory off"
-        note(f"evaluate: {config.eval} task(s) with {what} ({source.label})")
-        summary = await run_benchmark(stage, source, on_start=on_start, on_result=on_result)
+        note(f"evaluate: {config.eval} task(s) with {what} ({eval_model})")
+        summary = await run_benchmark(stage, eval_source(), on_start=on_start, on_result=on_result)
         guidelines, expertise = _counts(config.snapshot_path(seen)) if use_memory else (0, 0)
         retrieved, share, match = _memory_use(summary)
         points.append(
@@ -299,8 +294,8 @@ async def run_curve(
     fill_results = _fill_results(config)
     curve = Curve(
         config=config,
-        fill_model=fill_label,
-        eval_model=eval_label,
+        fill_model=fill_model,
+        eval_model=eval_model,
         fill_tasks=len(fill_results),
         fill_passed=sum(fill_results.values()),
         points=points,
