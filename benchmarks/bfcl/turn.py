@@ -150,9 +150,9 @@ async def run_steward_turn(
 def template_apps(record: RunRecord, registry: Registry) -> list[str] | None:
     """Apps of the best guideline retrieved for the plan; ``None`` when none was found."""
     for found in record.retrieved.get("guidelines") or []:
-        tokens = (found.get("task_tokens") or [None])[0] if isinstance(found, dict) else None
-        if tokens is not None:
-            return sorted({registry.get(t).name if t in registry else t for t in tokens})
+        offered = found.get("task_tokens") if isinstance(found, dict) else None
+        if offered:  # the best entry comes first
+            return sorted({registry.get(t).name if t in registry else t for t in offered[0]})
     return None
 
 
