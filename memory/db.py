@@ -53,6 +53,27 @@ def is_busy(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
+def retry_busy(attempt: Callable[[], T], *, retries: int = 12, what: str = "") -> T:
+    """Run ``attempt``; while sqlite answers "database is locked" (:func:`is_busy`), wait
+    (jittered backoff from 20 ms, doubling up to 1 s) and run it again, ``retries`` runs in
+    all; then the last busy error propagates.
+
+    sqlite's busy timeout does not cover every case: some lock upgrades and a journal mode
+    switch while another connection creates the file answer "locked" at once.
+    """
+    delay = 0.02
+    for run in range(1, retries + 1):
+        try:
+            return attempt()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or run >= retries:
+                raise
+            log.debug("sqlite busy (%s); retrying %s", exc, what)
+        time.sleep(delay * random.uniform(0.5, 1.5))
+        delay = min(delay * 2, 1.0)
+    raise ValueError(f"retries must be at least 1, not {retries}")
+
+
 def _is_corrupt(exc: BaseException) -> bool:
     # SQLITE_NOTADB / SQLITE_CORRUPT surface as plain DatabaseError, not a subclass.
     return type(exc) is sqlite3.DatabaseError
@@ -123,25 +144,19 @@ class Connection:
 
     def _retry(self, attempt: Callable[[], T], what: str) -> T:
         """Run ``attempt``; on "database is locked" wait (jittered backoff) and run it again."""
-        delay = 0.02
-        last: BaseException | None = None
-        for _ in range(self.retries):
-            try:
-                return attempt()
-            except sqlite3.OperationalError as exc:
-                if not is_busy(exc):
-                    raise
-                last = exc
-                log.debug("memory database %s busy (%s); retrying %s", self.path, exc, what)
-            except sqlite3.DatabaseError as exc:
-                if _is_corrupt(exc):
-                    raise self._corrupt_error(exc) from exc
+        try:
+            return retry_busy(attempt, retries=self.retries, what=f"{what} on {self.path}")
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
                 raise
-            time.sleep(delay * random.uniform(0.5, 1.5))
-            delay = min(delay * 2, 1.0)
-        raise MemoryStoreError(
-            f"memory database {self.path} stayed locked by other writers; could not {what} ({last})"
-        )
+            raise MemoryStoreError(
+                f"memory database {self.path} stayed locked by other writers; could not {what} "
+                f"({exc})"
+            ) from exc
+        except sqlite3.DatabaseError as exc:
+            if _is_corrupt(exc):
+                raise self._corrupt_error(exc) from exc
+            raise
 
     def _after_fork(self) -> None:
         """A forked child must not use its parent's connection: open its own (a ``:memory:``

@@ -22,6 +22,7 @@ import sqlite_utils
 
 from core.errors import UserError
 from core.paths import data_dir
+from memory.db import retry_busy
 
 SubtaskRow = tuple[str, str, dict[str, Any] | None]
 """(subtask id, status, record); ``None`` as the record updates only the status."""
@@ -46,11 +47,38 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=str, separators=(",", ":"))
 
 
+_TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
+    "runs": (
+        {
+            "run_id": str,
+            "instruction": str,
+            "status": str,
+            "created_at": float,
+            "updated_at": float,
+            "record": str,
+            "progress": str,
+        },
+        "run_id",
+    ),
+    "details": (
+        {"run_id": str, "subtask_id": str, "record": str, "status": str, "retrieved": str},
+        ("run_id", "subtask_id"),
+    ),
+    "snapshots": (
+        {"run_id": str, "ref": str, "app": str, "state": str},
+        ("run_id", "ref", "app"),
+    ),
+}
+"""Table -> (columns, primary key). A column missing from an older version's file is added
+when the store opens it; a new table is created."""
+
+
 class RunStore:
     """sqlite-utils store of run records, in ``runs.db`` under the data folder by default.
 
-    Several processes may write the same file at once (WAL, a busy timeout, one transaction
-    per save).
+    Several processes may create and write the same file at once (WAL, a busy timeout, one
+    ``BEGIN IMMEDIATE`` transaction per save, and the set-up retried while sqlite answers
+    "database is locked").
     """
 
     def __init__(self, path: Path | str | None = None) -> None:
@@ -58,47 +86,33 @@ class RunStore:
         self._lock = threading.Lock()
         conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
         self.db = sqlite_utils.Database(conn)
-        if self.path != ":memory:":
-            self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self._create()
+        try:
+            self.db.execute("PRAGMA busy_timeout=30000")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            if self.path != ":memory:":
+                retry_busy(self._enable_wal, what=f"switch {self.path} to WAL")
+            retry_busy(self._create, what=f"create the tables of {self.path}")
+        except BaseException:
+            conn.close()
+            raise
 
     def _table(self, name: str) -> sqlite_utils.db.Table:
         return self.db.table(name)
 
-    def _create(self) -> None:
+    def _enable_wal(self) -> None:
         with self._lock:
-            self._table("runs").create(
-                {
-                    "run_id": str,
-                    "instruction": str,
-                    "status": str,
-                    "created_at": float,
-                    "updated_at": float,
-                    "record": str,
-                    "progress": str,
-                },
-                pk="run_id",
-                if_not_exists=True,
-            )
-            self._table("details").create(
-                {"run_id": str, "subtask_id": str, "record": str, "status": str, "retrieved": str},
-                pk=("run_id", "subtask_id"),
-                if_not_exists=True,
-            )
-            self._table("snapshots").create(
-                {"run_id": str, "ref": str, "app": str, "state": str},
-                pk=("run_id", "ref", "app"),
-                if_not_exists=True,
-            )
-            for table, column in (
-                ("runs", "progress"),
-                ("details", "status"),
-                ("details", "retrieved"),
-            ):
-                if column not in self._table(table).columns_dict:  # an older version's file
-                    self._table(table).add_column(column, str)
+            self.db.execute("PRAGMA journal_mode=WAL")
+
+    def _create(self) -> None:
+        """Create the tables and add missing columns, in one transaction."""
+        with self._transaction():
+            for name, (columns, pk) in _TABLES.items():
+                table = self._table(name)
+                table.create(columns, pk=pk, if_not_exists=True)
+                existing = table.columns_dict
+                for column, kind in columns.items():
+                    if column not in existing:  # an older version's file
+                        table.add_column(column, kind)
 
     # -- writing ------------------------------------------------------------------------------
 
