@@ -2,7 +2,8 @@
 
 Public surface (import from here, not from the submodules):
 
-- the interface: ``Model``, ``ChatMessage``, ``Completion``;
+- the interface: ``Model``, ``ChatMessage``, ``Completion``, ``prompt_overhead`` (room a
+  model's structured output takes in the prompt);
 - configuration: ``EndpointConfig``, ``RoleOverride``, ``ModelsConfig``, ``load_models_config``;
 - the real client: ``OpenAIModel``, ``ModelPool``, ``ProbeResult`` (+ ``load_probe``),
   ``PromptTooLongError`` (the prompt exceeds the context window);
@@ -10,7 +11,7 @@ Public surface (import from here, not from the submodules):
 - helpers: ``extract_json``, ``validate``, ``schema_prompt``.
 """
 
-from modelclient.base import ChatMessage, Completion, Model
+from modelclient.base import ChatMessage, Completion, Model, prompt_overhead
 from modelclient.config import (
     EndpointConfig,
     ModelsConfig,
@@ -60,6 +61,7 @@ __all__ = [
     "load_probe",
     "load_probes",
     "probes_path",
+    "prompt_overhead",
     "save_probe",
     "schema_prompt",
     "validate",

@@ -15,7 +15,8 @@ from typing import Any
 from core.errors import ModelOutputError, StewardError
 from core.usage import CallRecord, OutputMode, Usage
 from modelclient.base import ChatMessage, Completion
-from modelclient.structured import JSONExtractError, extract_json, reask_prompt, validate
+from modelclient.structured import JSONExtractError, extract_json, reask_prompt
+from modelclient.structured import validate as schema_errors
 
 Tracer = Callable[[CallRecord], None]
 """Called with the record of every finished call, successful or not."""
@@ -68,6 +69,13 @@ class ModelBase(ABC):
     ) -> Reply:
         """Send ``messages`` once (transport retries allowed) and return the reply."""
 
+    async def prompt_overhead(
+        self, schema: dict[str, Any] | None, schema_name: str = "output"
+    ) -> int:
+        """Characters this model adds to the prompt for ``schema`` (here none); see
+        ``modelclient.base.prompt_overhead``."""
+        return 0
+
     async def complete(
         self,
         messages: list[ChatMessage],
@@ -76,9 +84,14 @@ class ModelBase(ABC):
         schema_name: str = "output",
         role: str = "",
         purpose: str = "",
+        validate: bool = True,
     ) -> Completion:
         """Answer ``messages``; with ``schema``, return data valid under it or raise
-        ``core.ModelOutputError`` after ``max_reasks`` re-asks."""
+        ``core.ModelOutputError`` after ``max_reasks`` re-asks.
+
+        With ``validate=False``, JSON that breaks the schema is returned at once with the
+        complaints in ``Completion.schema_errors``; only text that is not JSON is asked again.
+        """
         started_at = time.time()
         t0 = time.perf_counter()
         tally = CallTally()
@@ -87,6 +100,7 @@ class ModelBase(ABC):
         error: str | None = None
         failure: StewardError | None = None
         data: Any = None
+        schema_errors: list[str] = []
         try:
             for ask in range(self.max_reasks + 1):
                 reply = await self._answer(convo, schema, schema_name, tally)
@@ -95,9 +109,11 @@ class ModelBase(ABC):
                 if schema is None:
                     break
                 problem = _check(schema, reply.text)
-                if isinstance(problem, _Valid):
-                    data = problem.data
+                if isinstance(problem, _Parsed) and (not problem.errors or not validate):
+                    data, schema_errors = problem.data, problem.errors
                     break
+                if isinstance(problem, _Parsed):
+                    problem = "the JSON does not match the schema: " + "; ".join(problem.errors)
                 # under constrained decoding a cut-off answer is the only way to be invalid,
                 # and a second cut-off says the model will not fit: stop paying for re-asks
                 hopeless = reply.truncated and tally.mode == "json_schema" and ask >= 1
@@ -141,21 +157,20 @@ class ModelBase(ABC):
                 self.tracer(record)
             if failure is not None:
                 failure.record = record  # so a run record can keep failed calls too
-        return Completion(text=output or "", data=data, record=record)
+        return Completion(text=output or "", data=data, record=record, schema_errors=schema_errors)
 
 
 @dataclass
-class _Valid:
+class _Parsed:
     data: Any
+    errors: list[str]
+    """Why ``data`` breaks the schema; empty if valid."""
 
 
-def _check(schema: dict[str, Any], text: str) -> _Valid | str:
-    """The parsed data if ``text`` holds JSON valid under ``schema``, else the problem."""
+def _check(schema: dict[str, Any], text: str) -> _Parsed | str:
+    """The JSON in ``text`` and its schema errors, or why no JSON could be read."""
     try:
         data = extract_json(text)
     except JSONExtractError as exc:
         return str(exc)
-    errors = validate(schema, data)
-    if errors:
-        return "the JSON does not match the schema: " + "; ".join(errors)
-    return _Valid(data)
+    return _Parsed(data, schema_errors(schema, data))

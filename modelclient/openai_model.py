@@ -2,8 +2,10 @@
 
 Structured output is asked for in the best mode the endpoint honours: JSON Schema, then JSON
 mode with the schema in the system prompt, then plain text with the schema in the prompt and
-parse-and-repair. The mode is probed once per (base URL, model); a mode the server rejects with
-400 mid-run is dropped for the rest of the process.
+parse-and-repair. The mode is probed once per (base URL, model). A mode the server rejects with
+400 mid-run is dropped for that request kind only (its schema name and schema), once a later
+mode has worked for it: other kinds keep the probed mode, and the probe result and its cache
+file are left as probed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from modelclient.config import EndpointConfig, StructuredMode
 from modelclient.engine import CallTally, ModelBase, Reply, Tracer
 from modelclient.probe import ProbeResult, remember_probe, run_probe, save_probe
 from modelclient.structured import schema_prompt
-from modelclient.transport import Connections, ProbeState, RequestRejected, send_chat
+from modelclient.transport import (
+    Connections,
+    ProbeState,
+    RequestRejected,
+    SchemaKey,
+    schema_key,
+    send_chat,
+)
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletion
@@ -30,6 +39,7 @@ _FALLBACK: dict[StructuredMode, StructuredMode | None] = {
     "repair": None,
 }
 _NAME_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
+_SEPARATOR = "\n\n"  # between the system prompt and the schema instructions
 
 
 class OpenAIModel(ModelBase):
@@ -79,7 +89,7 @@ class OpenAIModel(ModelBase):
             if state.result is None or force:
                 result = await run_probe(self._send_probe, self.endpoint.base_url, self.name)
                 state.result = result
-                state.rejected.clear()
+                state.refused.clear()
                 remember_probe(result)
                 if self.persist_probes:
                     save_probe(result)
@@ -92,20 +102,39 @@ class OpenAIModel(ModelBase):
         tally = CallTally()
         return await send_chat(self._connections, self.endpoint, messages, tally, **params)
 
-    async def structured_mode(self) -> StructuredMode:
-        """The mode the next structured call will use (probing first if set to ``auto``)."""
+    async def structured_mode(
+        self, schema: dict[str, Any] | None = None, schema_name: str = "output"
+    ) -> StructuredMode:
+        """The mode the next structured call with ``schema`` and ``schema_name`` will use
+        (probing first if set to ``auto``): the configured or probed mode, unless the server
+        refused it for this request kind earlier. Without a schema, the endpoint's mode."""
         setting = self.endpoint.structured
         if setting == "auto":
             result = self._probe.result or await self.probe()
             mode: StructuredMode = result.mode
         else:
             mode = setting
-        while mode in self._probe.rejected:
+        if schema is None:
+            return mode
+        return self._skip_refused(mode, schema_key(schema, schema_name))
+
+    def _skip_refused(self, mode: StructuredMode, key: SchemaKey) -> StructuredMode:
+        refused = self._probe.refused.get(key, set())
+        while mode in refused:
             nxt = _FALLBACK[mode]
             if nxt is None:
                 break
             mode = nxt
         return mode
+
+    async def prompt_overhead(
+        self, schema: dict[str, Any] | None, schema_name: str = "output"
+    ) -> int:
+        """Characters this client adds to the prompt for ``schema``: the schema instructions
+        appended to the system prompt outside ``json_schema`` mode, else 0."""
+        if schema is None:
+            return 0
+        return _overhead(schema, await self.structured_mode(schema, schema_name))
 
     async def _answer(
         self,
@@ -117,7 +146,7 @@ class OpenAIModel(ModelBase):
         if schema is None:
             tally.mode = "text"
             return await self._request(_dicts(messages), {}, tally)
-        mode = await self.structured_mode()
+        mode = await self.structured_mode(schema, schema_name)
         refused: list[StructuredMode] = []
         while True:
             tally.mode = mode
@@ -132,10 +161,11 @@ class OpenAIModel(ModelBase):
                 if nxt is None:
                     raise
                 logger.warning(
-                    "%s (%s) rejected %s output (%s); trying %s",
+                    "%s (%s) rejected %s output for %r (%s); trying %s",
                     self.endpoint.base_url,
                     self.name,
                     mode,
+                    schema_name,
                     exc.detail,
                     nxt,
                 )
@@ -143,21 +173,10 @@ class OpenAIModel(ModelBase):
                 mode = nxt
                 continue
             if refused:
-                self._remember_refused(refused, mode)
+                # Only once a later mode worked: a request that fails in every mode must not
+                # downgrade its kind. Other kinds (and the probe result) are left alone.
+                self._probe.refuse(schema_key(schema, schema_name), refused)
             return reply
-
-    def _remember_refused(self, refused: list[StructuredMode], working: StructuredMode) -> None:
-        # Only once a later mode worked: a request that fails in every mode (say, a prompt
-        # over the context length) must not downgrade the endpoint.
-        self._probe.rejected.update(refused)
-        result = self._probe.result
-        if result is not None:
-            flags: dict[str, Any] = {m: False for m in refused if m != "repair"}
-            result = result.model_copy(update={**flags, "mode": working})
-            self._probe.result = result
-            remember_probe(result)
-            if self.persist_probes:
-                save_probe(result)
 
     async def _request(
         self, messages: list[dict[str, str]], params: dict[str, Any], tally: CallTally
@@ -184,10 +203,17 @@ def _messages_for(
         return out
     instructions = schema_prompt(schema)
     if out and out[0]["role"] == "system":
-        out[0] = {"role": "system", "content": f"{out[0]['content']}\n\n{instructions}"}
+        out[0] = {"role": "system", "content": out[0]["content"] + _SEPARATOR + instructions}
     else:
         out.insert(0, {"role": "system", "content": instructions})
     return out
+
+
+def _overhead(schema: dict[str, Any], mode: StructuredMode) -> int:
+    """Characters :func:`_messages_for` adds to a conversation that has a system prompt."""
+    if mode == "json_schema":
+        return 0
+    return len(_SEPARATOR) + len(schema_prompt(schema))
 
 
 def _params_for(schema: dict[str, Any], schema_name: str, mode: StructuredMode) -> dict[str, Any]:

@@ -55,11 +55,21 @@ def _as_text(answer: str | dict[str, Any]) -> str:
 
 
 class _TestModel(ModelBase):
-    """Shared bookkeeping: ``calls`` and fake usage."""
+    """Shared bookkeeping: ``calls``, fake usage and a fixed prompt overhead."""
 
-    def __init__(self, name: str, *, max_reasks: int, tracer: Tracer | None) -> None:
+    def __init__(
+        self, name: str, *, max_reasks: int, tracer: Tracer | None, overhead_chars: int
+    ) -> None:
         super().__init__(name, max_reasks=max_reasks, tracer=tracer)
         self.calls: list[ModelCall] = []
+        self.overhead_chars = overhead_chars
+
+    async def prompt_overhead(
+        self, schema: dict[str, Any] | None, schema_name: str = "output"
+    ) -> int:
+        """``overhead_chars`` for any schema (to act like a client in a fallback mode), else 0.
+        Nothing is actually added to the messages."""
+        return 0 if schema is None else self.overhead_chars
 
     def _start(
         self,
@@ -84,7 +94,8 @@ class ScriptedModel(_TestModel):
     """Returns scripted answers in order, one per request (re-asks included).
 
     Each item is a string, a dict (sent as JSON), an exception instance (raised), or a
-    callable taking the messages and returning a string or dict.
+    callable taking the messages and returning a string or dict. ``overhead_chars`` is what
+    ``prompt_overhead`` reports for any schema.
     """
 
     def __init__(
@@ -94,8 +105,9 @@ class ScriptedModel(_TestModel):
         *,
         max_reasks: int = 2,
         tracer: Tracer | None = None,
+        overhead_chars: int = 0,
     ) -> None:
-        super().__init__(name, max_reasks=max_reasks, tracer=tracer)
+        super().__init__(name, max_reasks=max_reasks, tracer=tracer, overhead_chars=overhead_chars)
         self.responses = list(responses)
         self._next = 0
 
@@ -127,7 +139,8 @@ class ScriptedModel(_TestModel):
 
 
 class FunctionModel(_TestModel):
-    """Answers with ``fn(messages, schema)``, sync or async, after an optional delay."""
+    """Answers with ``fn(messages, schema)``, sync or async, after an optional delay.
+    ``overhead_chars`` is what ``prompt_overhead`` reports for any schema."""
 
     def __init__(
         self,
@@ -137,8 +150,9 @@ class FunctionModel(_TestModel):
         delay_s: float = 0.0,
         max_reasks: int = 2,
         tracer: Tracer | None = None,
+        overhead_chars: int = 0,
     ) -> None:
-        super().__init__(name, max_reasks=max_reasks, tracer=tracer)
+        super().__init__(name, max_reasks=max_reasks, tracer=tracer, overhead_chars=overhead_chars)
         self.fn = fn
         self.delay_s = delay_s
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import random
 import re
@@ -23,6 +25,10 @@ if TYPE_CHECKING:  # openai is imported lazily: it takes half a second
 logger = logging.getLogger("steward.modelclient")
 
 _MAX_DELAY_S = 30.0
+_MAX_KINDS = 1024  # request kinds whose refused modes are remembered per endpoint
+
+SchemaKey = tuple[str, str]
+"""One request kind: (schema name, hash of the schema)."""
 
 
 class RequestRejected(ModelOutputError):
@@ -46,13 +52,30 @@ _CONTEXT_LENGTH = re.compile(
 )
 
 
+def schema_key(schema: dict[str, Any], schema_name: str) -> SchemaKey:
+    """The request kind of a structured call: its schema name and a hash of its schema."""
+    dumped = json.dumps(schema, sort_keys=True, separators=(",", ":"), default=str)
+    return schema_name, hashlib.sha256(dumped.encode()).hexdigest()[:16]
+
+
 @dataclass
 class ProbeState:
-    """In-process knowledge about one (base URL, model): its probe and the modes it refused."""
+    """In-process knowledge about one (base URL, model): its probe, and per request kind the
+    structured-output modes the server refused (HTTP 400) for it while a later mode worked.
+
+    A refusal never changes the probe result: another schema may well be accepted in the
+    probed mode.
+    """
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     result: ProbeResult | None = None
-    rejected: set[StructuredMode] = field(default_factory=set)
+    refused: dict[SchemaKey, set[StructuredMode]] = field(default_factory=dict)
+
+    def refuse(self, key: SchemaKey, modes: list[StructuredMode]) -> None:
+        """Remember that ``modes`` were refused for the request kind ``key``."""
+        if key not in self.refused and len(self.refused) >= _MAX_KINDS:
+            del self.refused[next(iter(self.refused))]  # the oldest kind
+        self.refused.setdefault(key, set()).update(modes)
 
 
 class Connections:

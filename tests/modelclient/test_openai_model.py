@@ -211,7 +211,7 @@ async def test_unreachable_server_names_the_url() -> None:
     assert "steward serve" in str(info.value)
 
 
-async def test_400_mid_run_falls_back_and_is_remembered(
+async def test_400_mid_run_falls_back_and_is_remembered_for_the_kind(
     stub: StubServer, make_model: MakeModel
 ) -> None:
     model = make_model()
@@ -221,7 +221,7 @@ async def test_400_mid_run_falls_back_and_is_remembered(
     assert first.record.mode == "json_object" and first.record.attempts == 2
     second = await model.complete(HI, schema=SCHEMA)
     assert second.record.mode == "json_object" and second.record.attempts == 1
-    assert (await model.probe()).json_schema is False
+    assert (await model.probe()).json_schema is True  # the probe result stays as probed
 
 
 async def test_400_in_every_mode_does_not_downgrade(
