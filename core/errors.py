@@ -2,8 +2,10 @@
 
 ``StewardError`` is the root. ``UserError`` means the input or the set-up is wrong and the
 message says how to fix it; ``RunError`` means a run could not finish and carries its id so the
-partial run record can be found. ``ToolError`` is raised by app tools: its text goes back to the
-model as the observation, it never ends a run.
+partial run record can be found (``ModelOutputError``: the model never wrote valid output;
+``ServerError``: the model server kept failing, whatever the model would have written).
+``ToolError`` is raised by app tools: its text goes back to the model as the observation, it
+never ends a run.
 """
 
 from __future__ import annotations
@@ -72,6 +74,31 @@ class PlanInvalidError(RunError):
 
 class ModelOutputError(RunError):
     """Model output never parsed or validated within the allowed re-asks."""
+
+
+class ServerError(RunError):
+    """The model server kept failing (HTTP 5xx or 429, timeouts, answers without choices) after
+    the client's retries: the server is at fault, not the model's output, so no agent retries
+    or re-plans on it and the run stops at once. The message names the last failure; the
+    server's log says why.
+
+    ``url`` is the server's base URL, ``status`` the last HTTP status (``None`` for a timeout
+    or an answer without choices), ``tries`` the requests sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        run_id: str | None = None,
+        *,
+        url: str = "",
+        status: int | None = None,
+        tries: int = 0,
+    ) -> None:
+        self.url = url
+        self.status = status
+        self.tries = tries
+        super().__init__(message, run_id)
 
 
 class BudgetExceededError(RunError):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from core.errors import ModelOutputError
+from core.errors import ModelOutputError, ServerError
 from core.paths import cache_dir
 from modelclient.config import StructuredMode
 from modelclient.structured import schema_prompt, validate
@@ -77,12 +77,14 @@ def _valid(text: str | None) -> bool:
 
 async def _check(
     name: str, send: Send, messages: list[dict[str, str]], params: dict[str, Any]
-) -> bool:
+) -> bool | ServerError:
     try:
         response = await send(messages, {"max_tokens": _PROBE_MAX_TOKENS, **params})
     except ModelOutputError as exc:  # includes RequestRejected (400/422)
         logger.info("probe %s: not honoured (%s)", name, exc)
         return False
+    except ServerError as exc:  # run_probe decides: a dead server, or one feature it fails on
+        return exc
     message = response.choices[0].message
     if name == "tool_calls":
         calls = message.tool_calls or []
@@ -94,8 +96,11 @@ async def _check(
 async def run_probe(send: Send, base_url: str, model: str) -> ProbeResult:
     """Send the three probe requests at once and decide the structured-output mode.
 
-    ``ServerUnreachableError`` and ``ConfigError`` propagate; any other failure of one probe
-    request counts as "not honoured".
+    ``ServerUnreachableError`` and ``ConfigError`` propagate. ``ServerError`` (5xx, 429,
+    timeouts after the retries) propagates when every probe request failed that way: the
+    server is down, which says nothing about what it honours. When only some did, those
+    features count as "not honoured" (a server may crash on a feature it lacks, as some
+    answer 500 to ``tools``), like any other failure of one probe request.
     """
     t0 = time.perf_counter()
     started = time.time()
@@ -135,15 +140,27 @@ async def run_probe(send: Send, base_url: str, model: str) -> ProbeResult:
             )
     except BaseExceptionGroup as group_error:
         raise group_error.exceptions[0] from None
+    outcomes = {"json_schema": js.result(), "json_object": jo.result(), "tool_calls": tc.result()}
+    failures = [o for o in outcomes.values() if isinstance(o, ServerError)]
+    if len(failures) == len(outcomes):
+        raise failures[0]
+    for name, outcome in outcomes.items():
+        if isinstance(outcome, ServerError):
+            logger.warning("probe %s: not honoured (the server kept failing: %s)", name, outcome)
+    honoured = {name: outcome is True for name, outcome in outcomes.items()}
     mode: StructuredMode = (
-        "json_schema" if js.result() else "json_object" if jo.result() else "repair"
+        "json_schema"
+        if honoured["json_schema"]
+        else "json_object"
+        if honoured["json_object"]
+        else "repair"
     )
     result = ProbeResult(
         base_url=base_url,
         model=model,
-        json_schema=js.result(),
-        json_object=jo.result(),
-        tool_calls=tc.result(),
+        json_schema=honoured["json_schema"],
+        json_object=honoured["json_object"],
+        tool_calls=honoured["tool_calls"],
         mode=mode,
         probed_at=started,
         latency_s=time.perf_counter() - t0,

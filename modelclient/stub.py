@@ -28,7 +28,7 @@ logger = logging.getLogger("steward.modelclient.stub")
 
 Support = Literal["honour", "ignore", "reject"]
 Failure = Literal[
-    "400", "500", "429", "hang", "disconnect", "empty_choices", "truncated", "bad_json"
+    "400", "500", "503", "429", "hang", "disconnect", "empty_choices", "truncated", "bad_json"
 ]
 StubAnswer = str | dict[str, Any] | Callable[[dict[str, Any]], "str | dict[str, Any]"]
 _Response = tuple[int, dict[str, Any] | None]
@@ -206,7 +206,7 @@ class StubServer:
             return 0, None
         if failure == "disconnect":
             return 0, None
-        if failure in ("400", "500", "429"):
+        if failure in ("400", "500", "503", "429"):
             return int(failure), _error(f"injected {failure}", "InjectedError")
         name = str(body.get("model", ""))
         if self.models is not None and name not in self.models:

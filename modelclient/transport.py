@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from core.errors import ConfigError, ModelOutputError, ServerUnreachableError
+from core.errors import ConfigError, ModelOutputError, ServerError, ServerUnreachableError
 from modelclient.config import EndpointConfig, StructuredMode
 from modelclient.engine import CallTally
 from modelclient.probe import ProbeResult, known_probe
@@ -182,10 +182,11 @@ async def send_chat(
     """One chat completion with bounded retries; counts every request in ``tally.attempts``.
 
     Retries connection errors, timeouts, 429, 5xx and answers without choices, with
-    exponential backoff and jitter. Then raises ``ServerUnreachableError`` (connection
-    failures) or ``ModelOutputError``; 4xx other than 429 are raised at once
-    (``PromptTooLongError`` when the prompt exceeds the context window, else
-    ``RequestRejected`` for 400/422; ``ConfigError`` for 401/403/404).
+    exponential backoff and jitter. Then raises ``ServerUnreachableError`` (the last try could
+    not connect) or ``ServerError`` (the last try timed out, or was answered 5xx, 429 or
+    without choices). 4xx other than 429 are raised at once (``PromptTooLongError`` when the
+    prompt exceeds the context window, else ``RequestRejected`` for 400/422, ``ConfigError``
+    for 401/403/404, ``ModelOutputError`` for others).
     """
     import openai
 
@@ -207,6 +208,7 @@ async def send_chat(
     tries = endpoint.max_retries + 1
     unreachable = False
     detail = ""
+    status: int | None = None
     for attempt in range(tries):
         extra_wait = 0.0
         tally.attempts += 1
@@ -215,16 +217,17 @@ async def send_chat(
                 response = await client.chat.completions.create(**request)
             if isinstance(getattr(response, "choices", None), list) and response.choices:
                 return response  # type: ignore[no-any-return]
-            unreachable, detail = False, "the server returned no choices"
+            unreachable, status, detail = False, None, "the server returned no choices"
         except openai.APITimeoutError:
-            unreachable, detail = False, f"timed out after {endpoint.timeout_s:g}s"
+            unreachable, status, detail = False, None, f"timed out after {endpoint.timeout_s:g}s"
         except openai.APIConnectionError as exc:
             cause = exc.__cause__
-            unreachable, detail = True, str(cause or exc) or "connection failed"
+            unreachable, status, detail = True, None, str(cause or exc) or "connection failed"
         except openai.APIStatusError as exc:
             if exc.status_code != 429 and exc.status_code < 500:
                 raise _status_error(endpoint, exc) from None
-            unreachable, detail = False, f"HTTP {exc.status_code}: {_detail(exc)}"
+            status = exc.status_code
+            unreachable, detail = False, f"HTTP {status}: {_detail(exc)}"
             if exc.status_code == 429:
                 extra_wait = _retry_after(exc)
         except openai.APIError as exc:
@@ -243,6 +246,15 @@ async def send_chat(
             await asyncio.sleep(delay)
     if unreachable:
         raise ServerUnreachableError(endpoint.base_url, detail)
-    raise ModelOutputError(
-        f"model {endpoint.model!r} at {endpoint.base_url} failed after {tries} attempt(s): {detail}"
+    hint = (
+        "the server limits requests: lower max_concurrency in the model config, or try later"
+        if status == 429
+        else "check the server's log"
+    )
+    raise ServerError(
+        f"the model server at {endpoint.base_url} kept failing after {tries} "
+        f"{'try' if tries == 1 else 'tries'} ({detail}; model {endpoint.model!r}); {hint}",
+        url=endpoint.base_url,
+        status=status,
+        tries=tries,
     )

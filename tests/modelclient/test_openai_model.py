@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.errors import ConfigError, ModelOutputError, ServerUnreachableError
+from core.errors import ConfigError, ModelOutputError, ServerError, ServerUnreachableError
 from core.usage import CallRecord
 from modelclient import (
     ChatMessage,
@@ -184,8 +184,10 @@ async def test_transport_retries_then_success(
 
 async def test_retries_run_out(stub: StubServer, make_model: MakeModel) -> None:
     stub.fail("500", times=10)
-    with pytest.raises(ModelOutputError, match=r"after 3 attempt\(s\): HTTP 500"):
+    with pytest.raises(ServerError, match=r"kept failing after 3 tries \(HTTP 500") as info:
         await make_model(max_retries=2).complete(HI)
+    assert not isinstance(info.value, ModelOutputError)  # not the model's fault
+    assert (info.value.status, info.value.tries, info.value.url) == (500, 3, stub.url)
     assert len(stub.requests) == 3
 
 
