@@ -16,7 +16,7 @@ import pytest
 from agents.budget import BudgetLimits
 from agents.settings import AgentSettings
 from apps.world import World
-from core.errors import BudgetExceededError, PlanInvalidError, RunError
+from core.errors import BudgetExceededError, PlanInvalidError, ServerError
 from memory import ExpertiseEntry, GuidelineEntry, MemoryStore
 from memory.runs import RunStore
 from modelclient.base import ChatMessage
@@ -106,23 +106,20 @@ def orchestrator(
     return orch, steward
 
 
-class Crash(Exception):
-    """Stands in for a process that died in the middle of a subtask."""
-
-
-def crash(messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
-    raise Crash("killed")
+def server_dies(messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
+    """Stands in for a run stopped in the middle of a subtask."""
+    raise ServerError("the model server died")
 
 
 # -- a. resume keeps the budget spent -------------------------------------------------------------
 
 
 async def test_a_resumed_run_keeps_the_calls_it_spent(tmp_path: Path) -> None:
-    """``Orchestrator.resume`` charges the saved usage: with a budget of 6 calls, a run that
-    spent 4 before it died stops after 2 more, not after a fresh allowance of 6."""
+    """``Orchestrator.resume`` charges the saved usage: with a budget of 6 calls, a run that had
+    spent 4 when it stopped gets 2 more on resume, not a fresh allowance of 6."""
     limits = BudgetLimits(max_calls=6)
-    first, _ = orchestrator(tmp_path, CHAIN, mail=crash, limits=limits)
-    with pytest.raises(RunError, match="Crash: killed"):
+    first, _ = orchestrator(tmp_path, CHAIN, mail=server_dies, limits=limits)
+    with pytest.raises(ServerError, match="died"):
         await first.run("Add a note and mail bob", run_id="r1")
     assert first.store.load_run("r1")["usage"]["calls"] == 4  # plan, s1's 2 actions, verdict
 
