@@ -7,6 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_ID = 16
+"""Longest subtask id."""
+MAX_INSTRUCTION = 1000
+"""Longest subtask instruction, in characters."""
+_FIELDS = ("id", "task_token", "instruction", "needs")
+
 
 class Subtask(BaseModel):
     """One node of the scheduling graph: an app subtask for one staff agent."""
@@ -139,6 +145,12 @@ def validate_graph(
         same.setdefault(key, n.id)
         if not n.id.strip():
             errors.append("a subtask has an empty id")
+        if len(n.id) > MAX_ID:
+            errors.append(f"subtask id {n.id[:40]!r} is longer than {MAX_ID} characters")
+        if len(n.instruction) > MAX_INSTRUCTION:
+            errors.append(
+                f"subtask {n.id!r} has an instruction over {MAX_INSTRUCTION} characters; shorten it"
+            )
         if n.id in seen:
             errors.append(f"subtask id {n.id!r} is used more than once; ids must be unique")
         if n.id in done:
@@ -173,13 +185,13 @@ def plan_schema(tokens: Collection[str], *, max_nodes: int = 32) -> dict[str, An
                 "items": {
                     "type": "object",
                     "properties": {
-                        "id": {"type": "string", "maxLength": 16},
+                        "id": {"type": "string", "maxLength": MAX_ID},
                         "task_token": {"type": "string", "enum": sorted(tokens)},
-                        "instruction": {"type": "string", "maxLength": 1000},
+                        "instruction": {"type": "string", "maxLength": MAX_INSTRUCTION},
                         "needs": {
                             "type": "array",
                             "maxItems": max_nodes,
-                            "items": {"type": "string", "maxLength": 16},
+                            "items": {"type": "string", "maxLength": MAX_ID},
                         },
                     },
                     "required": ["id", "task_token", "instruction", "needs"],
@@ -190,3 +202,52 @@ def plan_schema(tokens: Collection[str], *, max_nodes: int = 32) -> dict[str, An
         "required": ["nodes"],
         "additionalProperties": False,
     }
+
+
+def parse_plan(data: Any) -> tuple[SchedulingGraph | None, list[str]]:
+    """Read a plan from whatever JSON a model wrote, as far as it goes.
+
+    Returns the graph (``None`` when nothing usable is there) and the problems found, as
+    sentences a model can act on. Fields outside the plan's four are dropped and reported;
+    ``needs`` may be missing (none); ids, tokens and needs given as numbers are read as text.
+    What breaks the plan's rules beyond its shape (unknown tokens, long ids, cycles) is left
+    for :func:`validate_graph` and repair.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
+        return None, ['reply with an object {"nodes": [...]} holding the list of subtasks']
+    errors = [f"unknown top-level field {k!r}; only `nodes`" for k in data if k != "nodes"]
+    nodes: list[Subtask] = []
+    for index, raw in enumerate(data["nodes"], 1):
+        if not isinstance(raw, dict):
+            errors.append(f"subtask {index} is not an object")
+            continue
+        label = repr(raw.get("id", index))
+        extra = [k for k in raw if k not in _FIELDS]
+        if extra:
+            errors.append(
+                f"subtask {label} has unknown field(s) {', '.join(map(repr, extra))}; "
+                f"use only {', '.join(_FIELDS)}"
+            )
+        missing = [k for k in ("task_token", "instruction") if not _text(raw.get(k))]
+        if missing:
+            errors.append(f"subtask {label} has no {' or '.join(missing)}")
+            continue
+        needs = raw.get("needs", [])
+        if not isinstance(needs, list):
+            errors.append(f"subtask {label}: `needs` must be a list of ids")
+            needs = []
+        nodes.append(
+            Subtask(
+                id=str(raw.get("id", "")),
+                task_token=str(raw["task_token"]),
+                instruction=str(raw["instruction"]),
+                needs=[str(d) for d in needs if _text(d)],
+            )
+        )
+    if not nodes:
+        return None, errors or ["the plan has no subtasks; give at least one"]
+    return SchedulingGraph(nodes=nodes), errors
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip() != ""

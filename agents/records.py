@@ -12,9 +12,13 @@ from core.usage import CallRecord, Usage
 FailureKind = Literal[
     "none", "wrong_result", "incomplete", "tool_error", "loop", "step_cap", "other"
 ]
-AttemptStatus = Literal["finished", "step_cap", "loop", "model_error", "budget"]
+AttemptStatus = Literal["finished", "step_cap", "loop", "model_error", "budget", "interrupted"]
+"""``interrupted``: an error (a dead server, a crash) stopped the attempt midway."""
 SubtaskStatus = Literal["pending", "running", "succeeded", "failed", "skipped"]
-RunStatus = Literal["planning", "running", "succeeded", "failed", "budget_exceeded", "error"]
+RunStatus = Literal[
+    "planning", "running", "succeeded", "failed", "budget_exceeded", "error", "waiting"
+]
+"""``waiting``: stopped until a person decides (see ``orchestrator.interrupted``)."""
 
 
 class Action(BaseModel):
@@ -41,6 +45,13 @@ class Step(BaseModel):
     """Tool error or validation error shown to the model instead of an observation."""
     repeated: bool = False
     """The action was identical to the previous one."""
+    refused: bool = False
+    """The action was not run: it repeated the previous one too often (a loop)."""
+    action_id: str | None = None
+    """Its entry in the run's action journal, when the app was called."""
+    reused: str | None = None
+    """Not run because earlier work already made this exact call: the journal id of that
+    call, whose result ``observation`` repeats."""
     latency_s: float = 0.0
     """Time the app took."""
 
@@ -64,6 +75,13 @@ class Attempt(BaseModel):
     started_at: float = 0.0
     ended_at: float = 0.0
     verdict: Verdict | None = None
+    changes: list[str] = Field(default_factory=list)
+    """How the app's state differed from the subtask's start when the attempt ended."""
+    carried: list[str] = Field(default_factory=list)
+    """Journal ids of earlier calls for this work whose effects were still there when the
+    attempt started (shown to it, and part of what it is judged on)."""
+    rolled_back: bool = False
+    """The attempt failed and the app was put back as it was before the subtask."""
 
     @property
     def tool_errors(self) -> int:

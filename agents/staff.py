@@ -20,12 +20,15 @@ from pydantic import ValidationError
 
 from agents import prompts
 from agents.budget import Budget
+from agents.effects import SubtaskEffects
 from agents.records import Action, Attempt, Step
 from agents.registry import Specialist
 from agents.settings import AgentSettings
 from apps.base import App, Tool
 from core.errors import ModelOutputError, StewardError, ToolError
 from core.usage import CallRecord
+from memory.journal import JournalEntry
+from modelclient import prompt_overhead
 from modelclient.base import ChatMessage, Model
 
 log = logging.getLogger("steward.agents")
@@ -111,18 +114,23 @@ class StaffAgent:
         *,
         budget: Budget | None = None,
         on_step: StepCallback | None = None,
+        effects: SubtaskEffects | None = None,
     ) -> None:
+        """``effects`` journals every call and keeps failed work's effects from happening
+        twice (see ``agents.effects``); without it calls are not journaled."""
         self.specialist = specialist
         self.app = app
         self.model = model
         self.settings = settings or AgentSettings()
         self.budget = budget or Budget()
         self.on_step = on_step
+        self.effects = effects
         self.tools = {t.name: t for t in app.tools}
         self.schema = action_schema(
             list(self.tools.values()), max_chars=self.settings.max_arg_chars
         )
         self._validators: dict[str, Draft202012Validator | None] = {}
+        self._room: int | None = None
         self.current: Attempt | None = None
         """The attempt in progress (kept by the caller if the attempt is interrupted)."""
         self.system = prompts.staff_system(
@@ -138,13 +146,30 @@ class StaffAgent:
         tips: str = "",
         expertise: str = "",
     ) -> Attempt:
-        """Work on the subtask until ``finish``, the step cap, a loop or invalid output."""
+        """Work on the subtask until ``finish``, the step cap, a loop or invalid output.
+
+        With ``effects``, the attempt's number is the journal's (it continues after a resume)
+        and the prompt lists what earlier attempts and failed work already did on the app.
+        """
+        earlier: list[JournalEntry] = []
+        if self.effects is not None:
+            number = self.effects.begin()
+            earlier = self.effects.earlier()
         attempt = Attempt(
-            number=number, inputs=dict(inputs or {}), tips=tips, started_at=time.time()
+            number=number,
+            inputs=dict(inputs or {}),
+            tips=tips,
+            started_at=time.time(),
+            carried=[e.id for e in earlier if e.in_effect or e.status == "reused"],
         )
         self.current = attempt
         task = prompts.staff_task(
-            instruction, attempt.inputs, tips, expertise, self.settings.observation_chars
+            instruction,
+            attempt.inputs,
+            tips,
+            expertise,
+            self.settings.observation_chars,
+            earlier=earlier,
         )
         try:
             for _ in range(self.settings.max_steps):
@@ -176,18 +201,29 @@ class StaffAgent:
             if (prior.tool, prior.arguments) != (action.tool, action.arguments):
                 break
             repeats += 1
+        if repeats >= self.settings.max_repeats:
+            # refused, never run: the model sees why and may change course; a second refusal
+            # in a row ends the attempt
+            again = bool(attempt.steps) and attempt.steps[-1].refused
+            step = Step(action=action, repeated=True, refused=True, error=_refusal(repeats))
+            attempt.steps.append(step)
+            self._notify(step)
+            if again:
+                attempt.status = "loop"
+                attempt.result = "stopped: the same action was repeated"
+                return True
+            return False
         step = self.execute(action)
         step.repeated = repeats > 0
         attempt.steps.append(step)
         self._notify(step)
-        if repeats >= self.settings.max_repeats:
-            attempt.status = "loop"
-            attempt.result = "stopped: the same action was repeated"
-            return True
         return False
 
     async def query(self, attempt: Attempt, task: str) -> Action | None:
         """Ask the model for the next action; ``None`` if its output never validated."""
+        if self._room is None:  # the prompt budget minus what the output format adds
+            overhead = await prompt_overhead(self.model, self.schema, "action")
+            self._room = max(self.settings.prompt_chars - overhead, prompts.MIN_PROMPT_CHARS)
         messages = prompts.fit(
             [
                 ChatMessage(role="system", content=self.system),
@@ -197,7 +233,7 @@ class StaffAgent:
                     self.settings.observation_chars,
                 ),
             ],
-            self.settings.prompt_chars,
+            self._room,
         )
         self.budget.check()
         try:
@@ -235,21 +271,25 @@ class StaffAgent:
                 error=f"invalid arguments for {tool.name}: {problems}. "
                 f"Schema: {json.dumps(tool.parameters.get('properties', {}))[:400]}",
             )
+        effects = self.effects
+        if effects is not None:
+            earlier = effects.claim(tool, action.arguments)
+            if earlier is not None:  # failed work already did exactly this: not again
+                return Step(action=action, observation=earlier.observation, reused=earlier.id)
+            entry = effects.intent(tool, action.arguments)
         start = time.perf_counter()
         try:
-            observation = self.app.call(tool.name, action.arguments)
-            return Step(
-                action=action, observation=observation, latency_s=time.perf_counter() - start
-            )
+            step = Step(action=action, observation=self.app.call(tool.name, action.arguments))
         except ToolError as exc:
-            return Step(action=action, error=str(exc), latency_s=time.perf_counter() - start)
+            step = Step(action=action, error=str(exc))
         except Exception as exc:  # an app bug must not end the run; the model sees it
             log.warning("%s.%s raised %r", self.app.name, tool.name, exc)
-            return Step(
-                action=action,
-                error=f"{type(exc).__name__}: {exc}",
-                latency_s=time.perf_counter() - start,
-            )
+            step = Step(action=action, error=f"{type(exc).__name__}: {exc}")
+        step.latency_s = time.perf_counter() - start
+        if effects is not None:
+            effects.done(entry, step.observation, step.error)
+            step.action_id = entry.id
+        return step
 
     def _validate(self, tool: Tool, arguments: dict[str, Any]) -> str:
         if tool.name not in self._validators:
@@ -268,3 +308,10 @@ class StaffAgent:
     def _notify(self, step: Step) -> None:
         if self.on_step is not None:
             self.on_step(step)
+
+
+def _refusal(repeats: int) -> str:
+    return (
+        f"refused: this is the same call as your previous {repeats}, so it was not run again. "
+        "Read the last observation: if the subtask is done, finish; otherwise call something else."
+    )

@@ -6,16 +6,16 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
-
 from agents import prompts
 from agents.budget import Budget
-from agents.plan import SchedulingGraph, plan_schema, validate_graph, work_key
+from agents.plan import SchedulingGraph, parse_plan, plan_schema, validate_graph, work_key
 from agents.records import VERDICT_SCHEMA, Attempt, SubtaskRecord, Verdict
 from agents.repair import repair_graph
 from agents.settings import AgentSettings
-from core.errors import ModelOutputError, PlanInvalidError, StewardError
+from core.errors import ModelOutputError, PlanInvalidError, ServerError, StewardError
 from core.usage import CallRecord
+from memory.journal import JournalEntry
+from modelclient import prompt_overhead
 from modelclient.base import ChatMessage, Completion, Model
 
 log = logging.getLogger("steward.agents")
@@ -61,15 +61,20 @@ class StewardAgent:
         messages: list[ChatMessage],
         purpose: str,
         schema: dict | None = None,  # type: ignore[type-arg]
+        *,
+        validate: bool = True,
     ) -> Completion:
         self.budget.check()
+        model = self.models(STEWARD)
+        room = self.settings.prompt_chars - await prompt_overhead(model, schema, purpose)
         try:
-            completion = await self.models(STEWARD).complete(
-                prompts.fit(messages, self.settings.prompt_chars),
+            completion = await model.complete(
+                prompts.fit(messages, max(room, prompts.MIN_PROMPT_CHARS)),
                 schema=schema,
                 schema_name=purpose,
                 role=STEWARD,
                 purpose=purpose,
+                validate=validate,
             )
         except StewardError as exc:  # a failed call still spent tokens
             if isinstance(exc.record, CallRecord):
@@ -89,14 +94,19 @@ class StewardAgent:
         instruction: str,
         done: Sequence[SubtaskRecord],
         failed: Sequence[SubtaskRecord],
+        waiting: Sequence[SubtaskRecord] = (),
     ) -> PlanResult:
-        # a re-plan replaces the failed part; it must not grow into a bigger plan than that
-        max_nodes = min(self.settings.max_nodes, 2 * len(failed) + 1)
+        """Plan the part of the graph that has not succeeded: the ``failed`` subtasks and the
+        ``waiting`` ones that never started (they needed failed work)."""
+        # the new part replaces what is unfinished; it may not grow much bigger than that
+        unfinished = len(failed) + len(waiting)
+        max_nodes = min(self.settings.max_nodes, 2 * unfinished + 1)
         messages = prompts.replan_messages(
             instruction,
             self.agents,
             done,
             failed,
+            waiting,
             max_nodes=max_nodes,
             limit=self.settings.observation_chars,
         )
@@ -127,19 +137,19 @@ class StewardAgent:
         graph: SchedulingGraph | None = None
         for round_ in range(self.settings.plan_repairs + 1):
             try:
-                completion = await self._call(messages, purpose, schema)
+                # decoded under the strict schema; an answer that still breaks it (a server
+                # without constrained decoding) comes back to be checked and repaired here
+                completion = await self._call(messages, purpose, schema, validate=False)
             except StewardError as exc:
                 exc.calls = list(calls)
                 raise
             calls.append(completion.record)
-            try:
-                graph = SchedulingGraph.model_validate(completion.data)
-                errors = validate_graph(
+            parsed, errors = parse_plan(completion.data)
+            if parsed is not None:
+                graph = parsed
+                errors += validate_graph(
                     graph, self.tokens, done=done, finished=finished, max_nodes=max_nodes
                 )
-            except ValidationError as exc:
-                graph = None
-                errors = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
             if not errors and graph is not None:
                 if round_:
                     notes.append(f"plan repaired by the model after {round_} round(s)")
@@ -163,8 +173,17 @@ class StewardAgent:
         error.calls = list(calls)
         raise error
 
-    async def evaluate(self, record: SubtaskRecord, attempt: Attempt) -> Verdict:
-        """Adjusted Evaluation of one attempt; code signals can override a too-kind model."""
+    async def evaluate(
+        self,
+        record: SubtaskRecord,
+        attempt: Attempt,
+        *,
+        earlier: Sequence[JournalEntry] = (),
+    ) -> Verdict:
+        """Adjusted Evaluation of one attempt; code signals can override a too-kind model.
+
+        ``earlier`` are calls made for this work before the attempt (see ``agents.effects``):
+        those still in effect count as work done."""
         signals = attempt_signals(attempt)
         hard_failure = {
             "loop": "loop",
@@ -183,7 +202,7 @@ class StewardAgent:
                 key_info=attempt.result if ok else "",
             )
         messages = prompts.evaluate_messages(
-            record, attempt, signals, self.settings.observation_chars
+            record, attempt, signals, self.settings.observation_chars, earlier=earlier
         )
         try:
             completion = await self._call(messages, "evaluate", VERDICT_SCHEMA)
@@ -232,7 +251,8 @@ class StewardAgent:
         )
         try:
             completion = await self._call(messages, "answer", ANSWER_SCHEMA)
-        except ModelOutputError as exc:
+        except (ModelOutputError, ServerError) as exc:
+            # the work is done: a summary in code beats ending the run on its last call
             record = exc.record if isinstance(exc.record, CallRecord) else None
             return fallback, record
         data = completion.data if isinstance(completion.data, dict) else {}
@@ -251,8 +271,12 @@ _KINDS = {"none", "wrong_result", "incomplete", "tool_error", "loop", "other"}
 
 
 def _acted(attempt: Attempt) -> bool:
-    """Whether the attempt called at least one of the app's tools."""
-    return any(s.action.tool != "finish" for s in attempt.steps)
+    """Whether the attempt called at least one of the app's tools, or found the work's calls
+    already made (carried over from an attempt that was judged failed, or from before a
+    resume)."""
+    return bool(attempt.carried) or any(
+        s.action.tool != "finish" and not s.refused for s in attempt.steps
+    )
 
 
 def _default_tip(status: str) -> str:

@@ -9,10 +9,10 @@
 Importing this package does not import ``bfcl_eval``; the first BFCL app built does.
 """
 
-from apps.base import App, Tool
+from apps.base import App, Tool, can_roll_back
 from apps.bfcl import BfclApp, ToolResultError, bfcl_factories, error_text, make_bfcl_app
 from apps.bfcl_catalog import BFCL_APPS, BFCL_CLASS_TO_APP, BfclAppInfo
-from apps.pyobject import PythonApp
+from apps.pyobject import PythonApp, tool_hints
 from apps.scenario import Scenario, demo_scenario, load_scenario, parse_scenario
 from apps.world import AppFactory, World
 
@@ -29,9 +29,11 @@ __all__ = [
     "ToolResultError",
     "World",
     "bfcl_factories",
+    "can_roll_back",
     "demo_scenario",
     "error_text",
     "load_scenario",
     "make_bfcl_app",
     "parse_scenario",
+    "tool_hints",
 ]

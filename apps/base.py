@@ -15,6 +15,12 @@ class Tool(BaseModel):
     name: str
     description: str = ""
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    read_only: bool = False
+    """The tool changes nothing (MCP's ``readOnlyHint``): a call may be repeated freely."""
+    idempotent: bool = False
+    """Calling the tool twice with the same arguments has the effect of calling it once (MCP's
+    ``idempotentHint``). A call that a killed run may or may not have made is re-run on resume
+    only for such tools; for any other tool the run stops and asks."""
 
 
 @runtime_checkable
@@ -38,3 +44,8 @@ class App(Protocol):
     def snapshot(self) -> dict[str, Any]: ...
 
     def restore(self, state: dict[str, Any]) -> None: ...
+
+
+def can_roll_back(app: App) -> bool:
+    """Whether ``app.restore`` undoes the effects of its tools (``restorable``, default False)."""
+    return bool(getattr(app, "restorable", False))

@@ -158,6 +158,9 @@ def _describe(error: ValidationError) -> str:
 class BfclApp:
     """A BFCL app instance behind the ``App`` protocol (see the module docs for the rules)."""
 
+    restorable = True
+    """A simulated app: its snapshot holds every effect, so a failed attempt is rolled back."""
+
     def __init__(self, name: str, instance: Any, *, raise_error_results: bool = True) -> None:
         self._spec = _spec(name)
         self.name = name

@@ -18,6 +18,10 @@ model, so arguments are validated and coerced the same way) and its description 
 docstring: the first paragraph describes the tool, an ``Args:`` section (Google style) or
 ``:param name:`` lines describe the parameters.
 
+Decorate a method with ``tool_hints(read_only=..., idempotent=...)`` to say how it behaves
+as a tool, and pass ``restorable=True`` when the object keeps all its effects in its
+attributes (nothing leaves the process).
+
 Limits: only synchronous methods are tools; ``*args``/``**kwargs`` are not exposed.
 ``snapshot()`` stores ``vars(obj)`` with ``apps.codec`` (JSON values, containers, tuples, sets,
 datetimes and ``random.Random`` state; instances of ``state_classes`` by their ``__dict__``); any
@@ -45,6 +49,7 @@ _SECTION_HEADER = re.compile(r"^\s*[A-Z][A-Za-z]*(?: [A-Za-z]+)?\s*:\s*$")
 _ENTRY = re.compile(r"^\s*\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 _SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
 _SCHEMA_MAPS = ("properties", "$defs", "patternProperties")
+_HINTS = "__steward_tool_hints__"
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,29 @@ def _build_method(obj: Any, name: str, func: Callable[..., Any]) -> _Method:
     schema.setdefault("properties", {})
     schema.setdefault("required", [])
     schema["additionalProperties"] = False
-    return _Method(Tool(name=name, description=summary, parameters=schema), model, params)
+    hints = getattr(func, _HINTS, {})
+    tool = Tool(name=name, description=summary, parameters=schema, **hints)
+    return _Method(tool, model, params)
+
+
+def tool_hints(
+    *, read_only: bool = False, idempotent: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare how a method behaves as a tool (see ``apps.Tool``)::
+
+    class Mailer:
+        @tool_hints(read_only=True)
+        def inbox(self) -> list[dict]: ...
+
+        @tool_hints(idempotent=True)
+        def mark_read(self, message_id: str) -> None: ...
+    """
+
+    def mark(func: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(func, _HINTS, {"read_only": read_only, "idempotent": idempotent or read_only})
+        return func
+
+    return mark
 
 
 def _public_methods(obj: Any) -> list[str]:
@@ -171,8 +198,12 @@ class PythonApp:
         tools: list[str] | None = None,
         *,
         state_classes: Iterable[type] = (),
+        restorable: bool = False,
     ) -> None:
+        """``restorable=True`` says the object's attributes hold every effect of its methods
+        (an in-memory object), so a failed attempt can be rolled back (see ``apps.App``)."""
         self.obj = obj
+        self.restorable = restorable
         self.name = name
         self.description = description or parse_docstring(type(obj).__doc__)[0]
         self._state_classes = {cls.__name__: cls for cls in state_classes}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -28,7 +29,10 @@ class World:
 
     def __init__(self, apps: Mapping[str, App] | None = None) -> None:
         self._apps: dict[str, App] = dict(apps or {})
-        self._locks: dict[str, asyncio.Lock] = {}
+        # a lock belongs to the event loop it was first awaited in: one set per loop, so a
+        # world (and the orchestrator holding it) can run again under another ``asyncio.run``
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]]
+        self._locks = weakref.WeakKeyDictionary()
 
     @classmethod
     def build(cls, scenario: Scenario, factories: Mapping[str, AppFactory]) -> World:
@@ -85,11 +89,12 @@ class World:
         return list(self._apps.items())
 
     def lock(self, name: str) -> asyncio.Lock:
-        """The lock serialising actions on app ``name`` (created on first use)."""
+        """The lock serialising actions on app ``name`` in the running event loop."""
         self.get(name)
-        lock = self._locks.get(name)
+        locks = self._locks.setdefault(asyncio.get_running_loop(), {})
+        lock = locks.get(name)
         if lock is None:
-            lock = self._locks[name] = asyncio.Lock()
+            lock = locks[name] = asyncio.Lock()
         return lock
 
     def snapshot(self) -> dict[str, dict[str, Any]]:

@@ -14,7 +14,7 @@ class StewardGroup(click.Group):
     """A group that turns Steward's errors into one-line messages and exit codes.
 
     Exit codes: 0 success, 1 run failed (record kept), 2 bad input or set-up, 3 budget exceeded,
-    130 interrupted.
+    4 waiting for a person's decision, 130 interrupted. An error may set its own ``exit_code``.
     """
 
     def invoke(self, ctx: click.Context) -> object:
@@ -30,7 +30,8 @@ class StewardGroup(click.Group):
 
             suffix = f" (run record: steward show {exc.run_id})" if exc.run_id else ""
             click.echo(f"Error: {exc}{suffix}", err=True)
-            sys.exit(3 if isinstance(exc, BudgetExceededError) else 1)
+            default = 3 if isinstance(exc, BudgetExceededError) else 1
+            sys.exit(int(getattr(exc, "exit_code", default)))
         except StewardError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(1)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
+from collections.abc import Coroutine
 from typing import Any
 
 import click
@@ -25,8 +27,10 @@ from cli.build import (
 )
 from cli.options import retrieval_option
 from cli.render import Progress, run_json, run_summary
+from core.errors import StewardError
 from memory.embedding import Retrieval
 from memory.runs import RunStore
+from orchestrator.interrupted import Decision
 
 
 def _experience(enabled: bool) -> Experience | None:
@@ -152,7 +156,21 @@ def run(
         on_event=Progress(enabled=not quiet),
         memory_retrieval=memory_retrieval,
     )
-    _finish(asyncio.run(orchestrator.run_and_close(text)), as_json=as_json, mermaid=mermaid)
+    _execute(orchestrator.run_and_close(text), as_json=as_json, mermaid=mermaid)
+
+
+def _execute(work: Coroutine[Any, Any, Any], *, as_json: bool, mermaid: bool) -> None:
+    """Run ``work`` and show its record; with ``--json`` the record of a run that stopped on
+    an error is printed too (with its ``status`` and ``error``) before the error's exit."""
+    try:
+        record = asyncio.run(work)
+    except StewardError as exc:
+        run_id = getattr(exc, "run_id", None)
+        if as_json and run_id:
+            with contextlib.suppress(StewardError):  # no record: the error says why
+                _echo_json(run_json(_record(RunStore().load_run(run_id))))
+        raise
+    _finish(record, as_json=as_json, mermaid=mermaid)
 
 
 def _finish(record: Any, *, as_json: bool, mermaid: bool) -> None:
@@ -171,6 +189,20 @@ def _finish(record: Any, *, as_json: bool, mermaid: bool) -> None:
 @click.option("--config", metavar="FILE", help="Models config (TOML).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
 @click.option("--no-autostart", is_flag=True, help="Do not start the embedded server.")
+@click.option(
+    "--done",
+    "done_ids",
+    metavar="ACTION_ID",
+    multiple=True,
+    help="A call the killed run may have made did happen (its id is in the waiting run's error).",
+)
+@click.option(
+    "--not-done",
+    "not_done_ids",
+    metavar="ACTION_ID",
+    multiple=True,
+    help="A call the killed run may have made did not happen: it may be made again.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 def resume(
     run_id: str,
@@ -179,13 +211,28 @@ def resume(
     config: str | None,
     as_json: bool,
     no_autostart: bool,
+    done_ids: tuple[str, ...],
+    not_done_ids: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Continue RUN_ID (e.g. after it was killed) from its last checkpoint.
 
     Subtasks that finished are not run again and the apps get back the state they had after
-    them.
+    them. Every tool call is journaled before it runs, so nothing is done twice: a call the
+    crash interrupted is re-run only if its tool is idempotent; otherwise the run waits
+    (status `waiting`, exit code 4) until you check the app and say what happened with
+    --done or --not-done.
+
+    \b
+    Examples:
+      steward resume 3f2a9c1b7d4e
+      steward resume 3f2a9c1b7d4e --done s2.1.1
     """
+    both = set(done_ids) & set(not_done_ids)
+    if both:
+        raise click.UsageError(f"{', '.join(sorted(both))}: given both --done and --not-done")
+    decisions: dict[str, Decision] = {i: "done" for i in done_ids}
+    decisions.update({i: "not_done" for i in not_done_ids})
     store = RunStore()
     saved = store.load_run(run_id)
     if saved.get("status") in ("succeeded", "failed"):
@@ -212,8 +259,10 @@ def resume(
         on_event=Progress(enabled=not quiet),
         store=store,
     )
-    _finish(
-        asyncio.run(orchestrator.resume_and_close(saved["run_id"])), as_json=as_json, mermaid=False
+    _execute(
+        orchestrator.resume_and_close(saved["run_id"], decisions=decisions),
+        as_json=as_json,
+        mermaid=False,
     )
 
 

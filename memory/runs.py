@@ -259,6 +259,11 @@ class RunStore:
         record.setdefault("run_id", run_id)
         return record
 
+    def has_run(self, run_id: str) -> bool:
+        """Whether a run with exactly this id has a record."""
+        rows = self.db.execute("select 1 from runs where run_id = ? limit 1", [run_id])
+        return rows.fetchone() is not None
+
     def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
         return list(
             self.db.query(

@@ -1,4 +1,5 @@
-"""The nodes of the run graph: plan, schedule, route, work, replan, finish.
+"""The nodes of the run graph: plan, schedule, route, replan, finish (``work`` is in
+``orchestrator.work``).
 
 ``Orchestrator`` (``orchestrator.runner``) inherits them; they use its agents, world, stores and
 settings. Each node returns a state update; heavy data goes to the run store, not the state.
@@ -7,63 +8,36 @@ settings. Each node returns a state update; heavy data goes to the run store, no
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Hashable
 from typing import Any
 
 from langgraph.types import Send
 
-from agents.budget import Budget
-from agents.experience import Experience
 from agents.plan import SchedulingGraph
-from agents.records import Attempt, SubtaskRecord
-from agents.registry import Registry
-from agents.settings import AgentSettings
-from agents.staff import StaffAgent
-from agents.steward import ModelFor, StewardAgent
-from apps.world import World
-from core.errors import BudgetExceededError, StewardError
-from core.usage import Usage
-from memory.runs import RunStore
-from orchestrator.events import EventKind
-from orchestrator.record import RunRecorder, full_subtask
+from memory.journal import JournalEntry
+from orchestrator.record import full_subtask
 from orchestrator.state import RunState, SubtaskState, WorkItem
+from orchestrator.work import SubtaskWork
 
 log = logging.getLogger("steward.orchestrator")
 
+LEARNED = "memory.learn"
+"""The journal entry that says this run's memory write was made (or begun): at most once."""
 
-class RunNodes:
-    """Node implementations; the attributes below are set by ``Orchestrator.__init__``."""
 
-    registry: Registry
-    models: ModelFor
-    world: World
-    settings: AgentSettings
-    store: RunStore
-    experience: Experience | None
-    budget: Budget
-    steward: StewardAgent
-    _run_id: str
-    _started: float
-    _retrieved: dict[str, Any]
-
-    @property
-    def recorder(self) -> RunRecorder:
-        raise NotImplementedError
-
-    def _emit(
-        self, kind: EventKind, subtask_id: str | None = None, data: dict[str, Any] | None = None
-    ) -> None:
-        raise NotImplementedError
+class RunNodes(SubtaskWork):
+    """Node implementations; the attributes they use are set by ``Orchestrator``."""
 
     # -- nodes --------------------------------------------------------------------------------
 
     async def _plan(self, state: RunState) -> dict[str, Any]:
-        guidelines = ""
-        if self.experience is not None:
-            guidelines, found = self.experience.guidelines_for(state["instruction"])
-            self._retrieved["guidelines"] = found
-        result = await self.steward.plan(state["instruction"], guidelines=guidelines)
+        # every app's state before anything acts on it (inside the graph: a failing snapshot
+        # ends the run with its record, like any other error)
+        states = {name: self.world.get(name).snapshot() for name in self.world.names}
+        self.store.save_snapshots(self._run_id, "initial", states)
+        result = await self.steward.plan(
+            state["instruction"], guidelines=self._guidelines_for(state["instruction"])
+        )
         self._emit("plan", data={"graph": result.graph.model_dump(), "notes": result.notes})
         return {
             "graph": result.graph.model_dump(),
@@ -72,7 +46,21 @@ class RunNodes:
             "steward_calls": [c.model_dump(mode="json") for c in result.calls],
             "notes": result.notes,
             "status": "running",
+            "apps": dict.fromkeys(states, "initial"),
         }
+
+    def _guidelines_for(self, instruction: str) -> str:
+        """The task guidelines memory offers; memory is best effort."""
+        if self.experience is None:
+            return ""
+        try:
+            guidelines, found = self.experience.guidelines_for(instruction)
+        except Exception as exc:
+            log.warning("memory not read: %s", exc)
+            self._retrieved.setdefault("errors", []).append(f"guidelines: {exc}")
+            return ""
+        self._retrieved["guidelines"] = found
+        return str(guidelines)
 
     async def _schedule(self, state: RunState) -> dict[str, Any]:
         """Mark the subtasks whose needs have all succeeded as running."""
@@ -103,80 +91,6 @@ class RunNodes:
             return "replan"
         return "finish"
 
-    async def _work(self, item: WorkItem) -> dict[str, Any]:
-        sub = item["subtask"]
-        spec = self.registry.get(sub["task_token"])
-        app = self.world.get(spec.name)
-        model = self.models(spec.token)
-        record = SubtaskRecord(
-            id=sub["id"],
-            task_token=sub["task_token"],
-            instruction=sub["instruction"],
-            needs=sub.get("needs", []),
-            status="running",
-        )
-        async with self.world.lock(spec.name):
-            record.started_at = time.time()
-            self._emit("subtask_started", sub["id"], {"task_token": spec.token, "app": spec.name})
-            staff = StaffAgent(
-                spec,
-                app,
-                model,
-                self.settings,
-                budget=self.budget,
-                on_step=lambda step: self._emit(
-                    "step",
-                    sub["id"],
-                    {"tool": step.action.tool, "error": step.error, "repeated": step.repeated},
-                ),
-            )
-            expertise = ""
-            if self.experience is not None:
-                expertise, found = self.experience.expertise_for(spec.token, sub["instruction"])
-                self._retrieved.setdefault("expertise", {})[sub["id"]] = found
-            tips = ""
-            try:
-                for number in range(1, self.settings.max_retries + 2):
-                    attempt = await staff.attempt(
-                        sub["instruction"],
-                        number=number,
-                        inputs=item["inputs"],
-                        tips=tips,
-                        expertise=expertise,
-                    )
-                    record.history.append(attempt)
-                    attempt.verdict = await self.steward.evaluate(record, attempt)
-                    self._emit("verdict", sub["id"], _verdict_event(attempt))
-                    if attempt.verdict.success:
-                        break
-                    tips = attempt.verdict.tips
-            except BaseException as exc:
-                # keep what was done so far in the record; a resume runs the subtask again
-                current = staff.current
-                if current is not None and all(a is not current for a in record.history):
-                    if isinstance(exc, BudgetExceededError):
-                        current.status = "budget"
-                    record.history.append(current)
-                record.attempts = len(record.history)
-                record.usage = Usage.total(a.usage for a in record.history)
-                self.recorder.subtask(record)
-                raise
-            ref = f"after:{sub['id']}"
-            self.store.save_snapshot(self._run_id, ref, spec.name, app.snapshot())
-        last = record.history[-1]
-        assert last.verdict is not None
-        record.status = "succeeded" if last.verdict.success else "failed"
-        record.attempts = len(record.history)
-        record.key_info = last.verdict.key_info if last.verdict.success else ""
-        record.result = last.result
-        record.ended_at = time.time()
-        record.usage = Usage.total(a.usage for a in record.history)
-        self.recorder.subtask(record)
-        self._emit(
-            "subtask_done", sub["id"], {"status": record.status, "attempts": record.attempts}
-        )
-        return {"subtasks": {record.id: _summary(record)}, "apps": {spec.name: ref}}
-
     async def _replan(self, state: RunState) -> dict[str, Any]:
         subtasks = state["subtasks"]
         graph = SchedulingGraph.model_validate(state["graph"])
@@ -191,8 +105,13 @@ class RunNodes:
             for n in graph.nodes
             if subtasks[n.id]["status"] == "failed"
         ]
+        waiting = [
+            full_subtask(subtasks[n.id], details.get(n.id))
+            for n in graph.nodes
+            if subtasks[n.id]["status"] == "pending"
+        ]
         replans = state.get("replans", 0) + 1
-        result = await self.steward.replan(state["instruction"], done, failed)
+        result = await self.steward.replan(state["instruction"], done, failed, waiting)
         taken = set(subtasks)
         renames = {n.id: f"{n.id}_r{replans}" for n in result.graph.nodes if n.id in taken}
         new_nodes = []
@@ -241,13 +160,32 @@ class RunNodes:
             "steward_calls": [call.model_dump(mode="json")] if call else [],
         }
         if ok and self.experience is not None:
-            final = self.recorder.record({**state, **out, "subtasks": merged})
-            try:
-                learned = await self.experience.learn(final)
-                out["steward_calls"] += [c.model_dump(mode="json") for c in learned]
-            except StewardError as exc:  # learning is best effort; the run itself succeeded
-                out["notes"] = [f"memory not written: {exc}"]
+            out["notes"] = await self._learn(
+                self.recorder.record({**state, **out, "subtasks": merged}), out
+            )
         return out
+
+    async def _learn(self, final: Any, out: dict[str, Any]) -> list[str]:
+        """Write memory from a successful run, at most once: a resume after a crash during
+        or after the write does not write again."""
+        earlier = self.journal.entries.get(LEARNED)
+        if earlier is not None:
+            how = "wrote it" if earlier.status == "done" else "stopped while writing it"
+            return [f"memory not written again: an earlier process of this run {how}"]
+        marker = JournalEntry(
+            id=LEARNED, subtask_id="", attempt=0, seq=0, app="memory", tool="learn",
+            outcome="succeeded",
+        )  # fmt: skip
+        self.journal.write(marker)
+        assert self.experience is not None
+        try:
+            learned = await self.experience.learn(final)
+        except Exception as exc:  # learning is best effort; the run itself succeeded
+            log.warning("memory not written: %s", exc)
+            return [f"memory not written: {exc}"]
+        out["steward_calls"] += [c.model_dump(mode="json") for c in learned]
+        self.journal.write(marker.model_copy(update={"status": "done"}))
+        return []
 
 
 def _pending(node: dict[str, Any]) -> SubtaskState:
@@ -265,33 +203,3 @@ def _pending(node: dict[str, Any]) -> SubtaskState:
 def _inputs(sub: SubtaskState, subtasks: dict[str, SubtaskState]) -> dict[str, str]:
     """Deliver the key information of what ``sub`` needs."""
     return {d: subtasks[d].get("key_info", "") for d in sub.get("needs", [])}
-
-
-def _summary(record: SubtaskRecord) -> SubtaskState:
-    return {
-        "id": record.id,
-        "task_token": record.task_token,
-        "instruction": record.instruction,
-        "needs": record.needs,
-        "status": record.status,
-        "attempts": record.attempts,
-        "key_info": record.key_info,
-        "result": record.result[:2000],
-        "usage": record.usage.model_dump(),
-        "started_at": record.started_at,
-        "ended_at": record.ended_at,
-    }
-
-
-def _verdict_event(attempt: Attempt) -> dict[str, Any]:
-    v = attempt.verdict
-    assert v is not None
-    return {
-        "attempt": attempt.number,
-        "success": v.success,
-        "failure_kind": v.failure_kind,
-        "tips": v.tips,
-        "key_info": v.key_info,
-        "steps": len(attempt.steps),
-        "status": attempt.status,
-    }

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,11 @@ from apps.world import World
 from core.errors import BudgetExceededError, RunError, StewardError, UserError
 from core.paths import data_dir
 from core.usage import CallRecord, Usage
+from memory.journal import ActionJournal
 from memory.runs import RunStore
 from orchestrator.checkpoint import open_saver
 from orchestrator.events import Event, EventCallback, EventKind
+from orchestrator.interrupted import Decision, DecisionNeededError, settle_interrupted
 from orchestrator.nodes import RunNodes
 from orchestrator.record import RunRecorder
 from orchestrator.state import RunState
@@ -72,23 +74,34 @@ class Orchestrator(RunNodes):
         self.on_event = on_event
         self.run_settings = dict(run_settings or {})
         self.resources = list(resources or [])
-        self.budget = Budget(self.limits)
         self.agents = {
             registry.get(name).token: registry.get(name).description for name in world.names
         }
-        self.steward = StewardAgent(models, self.agents, self.settings, budget=self.budget)
-        self._run_id = ""
-        self._started = 0.0
+        self._begin("")
+
+    def _begin(self, run_id: str, *, spent: Usage | None = None) -> None:
+        """Fresh per-run state, so one orchestrator can run again (and in another event loop)."""
+        self._run_id = run_id
+        self.budget = Budget(self.limits, spent=spent)  # the deadline counts from here
+        self.steward = StewardAgent(self.models, self.agents, self.settings, budget=self.budget)
+        self.journal = ActionJournal(self.store if run_id else None, run_id)
+        self._started = time.time()
         self._retrieved: dict[str, Any] = {}
         self._recorder: RunRecorder | None = None
 
     # -- public -------------------------------------------------------------------------------
 
     async def run(self, instruction: str, *, run_id: str | None = None) -> RunRecord:
-        """Plan and carry out ``instruction``; returns the run record (also stored)."""
-        self._run_id = run_id or uuid.uuid4().hex[:12]
-        self._started = time.time()
-        self.budget.started = time.monotonic()  # the deadline counts from here
+        """Plan and carry out ``instruction``; returns the run record (also stored).
+
+        ``run_id`` must be new: a run that already has a record is continued with ``resume``.
+        """
+        if run_id is not None and self.store.has_run(run_id):
+            raise UserError(
+                f"run id {run_id!r} is taken by an earlier run; continue it with "
+                f"`steward resume {run_id}` or give a new id"
+            )
+        self._begin(run_id or uuid.uuid4().hex[:12])
         initial: RunState = {
             "run_id": self._run_id,
             "instruction": instruction,
@@ -99,25 +112,30 @@ class Orchestrator(RunNodes):
             "answer": "",
             "error": None,
         }
-        states = {name: self.world.get(name).snapshot() for name in self.world.names}
-        self.store.save_snapshots(self._run_id, "initial", states)
-        initial["apps"] = dict.fromkeys(states, "initial")
         self._emit("run_started", data={"instruction": instruction})
         self._recorder = self._new_recorder()
         return await self._drive(initial)
 
-    async def resume(self, run_id: str) -> RunRecord:
-        """Continue a run from its last checkpoint; finished subtasks are not run again."""
+    async def resume(
+        self, run_id: str, *, decisions: Mapping[str, Decision] | None = None
+    ) -> RunRecord:
+        """Continue a run from its last checkpoint; finished subtasks are not run again.
+
+        The tool calls the crash interrupted are settled first (``orchestrator.interrupted``);
+        ``decisions`` says, by journal id, whether calls that only a person can settle
+        happened (``done``) or not (``not_done``). Without them such a run stops again with
+        status ``waiting`` (:class:`DecisionNeededError`).
+        """
         saved = self.store.load_run(run_id)
-        self._run_id = saved["run_id"]
-        self._started = float(saved.get("started_at") or time.time())
-        self.budget.started = time.monotonic()  # a resumed run gets its deadline again
-        self._retrieved = dict(saved.get("retrieved") or {})
         spent = saved.get("usage") or {}
-        self.budget.charge(Usage.model_validate(spent) if spent else Usage())
+        # a resumed run keeps what it spent, and gets its deadline again
+        self._begin(saved["run_id"], spent=Usage.model_validate(spent) if spent else None)
+        self._started = float(saved.get("started_at") or time.time())
+        self._retrieved = dict(saved.get("retrieved") or {})
+        self.journal.load()
         self._recorder = self._new_recorder()
         self._recorder.load()
-        return await self._drive(None)
+        return await self._drive(None, decisions=decisions)
 
     def _new_recorder(self) -> RunRecorder:
         return RunRecorder(
@@ -144,9 +162,11 @@ class Orchestrator(RunNodes):
         finally:
             await self.aclose()
 
-    async def resume_and_close(self, run_id: str) -> RunRecord:
+    async def resume_and_close(
+        self, run_id: str, *, decisions: Mapping[str, Decision] | None = None
+    ) -> RunRecord:
         try:
-            return await self.resume(run_id)
+            return await self.resume(run_id, decisions=decisions)
         finally:
             await self.aclose()
 
@@ -167,7 +187,12 @@ class Orchestrator(RunNodes):
         g.add_edge("finish", END)
         return g.compile(checkpointer=saver)
 
-    async def _drive(self, initial: RunState | None) -> RunRecord:
+    async def _drive(
+        self, initial: RunState | None, *, decisions: Mapping[str, Decision] | None = None
+    ) -> RunRecord:
+        """Run the graph from ``initial`` (or from the checkpoint, to resume). Whatever
+        happens, the record is saved; an error is raised as a ``RunError`` (or the
+        ``UserError`` it was) carrying the run id."""
         config: dict[str, Any] = {
             "configurable": {"thread_id": self._run_id},
             "recursion_limit": 10_000,
@@ -181,22 +206,32 @@ class Orchestrator(RunNodes):
                 if not snapshot.values:
                     raise RunError(f"run {self._run_id} has no checkpoint to resume", self._run_id)
                 state = dict(snapshot.values)  # with the output of tasks that finished
-                self._restore_apps(state.get("apps", {}))
                 if not snapshot.next:
                     return self._save(state)
+            deadline: asyncio.Timeout | None = None
             try:
-                async with asyncio.timeout(self._deadline()):
+                if initial is None:
+                    self._restore_apps(state.get("apps", {}))
+                    settle_interrupted(self.journal, self.world, decisions)
+                deadline = asyncio.timeout(self._deadline())
+                async with deadline:
                     async for values in graph.astream(
                         initial, config, stream_mode="values", durability="sync"
                     ):
                         state = dict(values)
                         self.recorder.step(state)
-            except TimeoutError:
-                error = BudgetExceededError(self.budget.exceeded() or "the deadline passed")
-                self._stopped(state, "budget_exceeded", error)
+            except TimeoutError as exc:
+                if deadline is not None and deadline.expired():
+                    error = BudgetExceededError(self.budget.exceeded() or "the deadline passed")
+                    self._stopped(state, "budget_exceeded", error)
+                else:  # a TimeoutError from inside (an app, a library): an error like others
+                    error = self._unexpected(exc, state)
             except BudgetExceededError as exc:
                 error = exc
                 self._stopped(state, "budget_exceeded", exc)
+            except DecisionNeededError as exc:
+                error = exc
+                self._stopped(state, "waiting", exc)
             except StewardError as exc:
                 error = exc
                 self._stopped(state, "error", exc)
@@ -210,6 +245,8 @@ class Orchestrator(RunNodes):
                         if isinstance(c, CallRecord) and id(c) not in kept
                     ),
                 ]
+            except Exception as exc:  # a bug in a node, an app, memory or langgraph
+                error = self._unexpected(exc, state)
             finally:
                 if error is None and state.get("status") not in ("succeeded", "failed"):
                     state["error"] = state.get("error") or "interrupted before the run finished"
@@ -220,6 +257,14 @@ class Orchestrator(RunNodes):
                 raise error
             raise RunError(str(error), self._run_id) from error
         return record
+
+    def _unexpected(self, exc: BaseException, state: dict[str, Any]) -> RunError:
+        """An error Steward did not raise on purpose ends the run with status ``error``."""
+        log.exception("run %s: unexpected error", self._run_id)
+        error = RunError(f"{type(exc).__name__}: {exc}", self._run_id)
+        error.__cause__ = exc
+        self._stopped(state, "error", error)
+        return error
 
     def _recorded_calls(self) -> set[int]:
         """Ids of the call records the subtask records already hold (not to count twice)."""
@@ -242,10 +287,19 @@ class Orchestrator(RunNodes):
         state["status"] = status
         state["error"] = str(exc)
         if not state.get("answer"):
-            done = [
-                f"{sid}: {sub.get('key_info') or sub.get('result') or 'done'}"
+            # a subtask that succeeded in the step the error stopped is not in ``state`` yet,
+            # but its record was stored when it finished
+            finished = {
+                sid: sub
                 for sid, sub in (state.get("subtasks") or {}).items()
                 if sub.get("status") == "succeeded"
+            }
+            for sid, detail in self.recorder.details.items():
+                if detail.status == "succeeded":
+                    finished.setdefault(sid, {"key_info": detail.key_info, "result": detail.result})
+            done = [
+                f"{sid}: {sub.get('key_info') or sub.get('result') or 'done'}"
+                for sid, sub in finished.items()
             ]
             state["answer"] = (
                 f"Stopped before the end ({exc}). Finished so far: " + "; ".join(done)

@@ -18,7 +18,7 @@ from benchmarks.bfcl.instructions import current_request
 from benchmarks.bfcl.models import TaskModels
 from benchmarks.bfcl.results import Totals
 from benchmarks.bfcl.world import TaskWorld
-from core.errors import RunError
+from core.errors import RunError, ServerError
 from core.usage import CallRecord
 from memory.runs import RunStore
 from orchestrator.runner import Orchestrator
@@ -129,6 +129,8 @@ async def run_steward_turn(
     error: str | None = None
     try:
         record = await orchestrator.run(instruction, run_id=run_id)
+    except ServerError:
+        raise  # the server keeps failing: stop the benchmark (it resumes) rather than score it
     except RunError as exc:  # plan never valid, budget spent...: the turn failed, go on
         error = str(exc)
         record = RunRecord.model_validate(ctx.store.load_run(run_id))

@@ -202,3 +202,22 @@ def test_run_with_hybrid_memory_retrieval(stub: StubServer) -> None:
         assert store.stats()["vectors"]["guideline"] >= 1  # searched by sentence similarity
     off = run_json(invoke(*args, "--no-memory"))["retrieved"]
     assert off["guidelines"] == [] and not any(off["expertise"].values())  # nothing retrieved
+
+
+def test_json_prints_the_record_of_a_run_that_ended_in_error(stub: StubServer) -> None:
+    """The plan never validates: exit 1, one error line on stderr naming the run, and the
+    record (status, error) on stdout all the same."""
+    stub.push(*(["this is not json at all"] * 50))
+    args = ["run", "Send hi to Alice", "--base-url", stub.url, "--model", "stub-model"]
+    result = invoke(*args, "-q", "--json")
+    assert result.exit_code == 1
+    record = run_json(result)
+    assert record["status"] == "error" and "valid" in record["error"]
+    assert f"steward show {record['run_id']}" in one_line_error(result)
+    assert record["steward_calls"] and record["steward_calls"][0]["purpose"] == "plan"
+
+
+def test_resume_refuses_a_call_said_both_done_and_not_done() -> None:
+    result = invoke("resume", "r1", "--done", "s1.1.1", "--not-done", "s1.1.1")
+    assert result.exit_code == 2
+    assert "both --done and --not-done" in result.output

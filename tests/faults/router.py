@@ -38,7 +38,7 @@ def tools_of(body: dict[str, Any]) -> list[str]:
 def observed(body: dict[str, Any]) -> bool:
     """Whether the staff agent has already seen a tool's answer in this attempt."""
     return any(
-        str(m.get("content") or "").startswith(("Observation:", "Error:"))
+        str(m.get("content") or "").startswith(("Observation:", "Error:", "Already done earlier"))
         for m in (body.get("messages") or [])[2:]
         if m.get("role") == "user"
     )

@@ -9,6 +9,7 @@ import pytest
 
 from agents import AgentSettings
 from apps.world import World
+from core.errors import RunError
 from memory.runs import RunStore
 from modelclient.base import ChatMessage
 from modelclient.testing import FunctionModel
@@ -144,7 +145,8 @@ async def test_failure_then_retry_with_tips(tmp_path: Path, store: RunStore) -> 
     judged: list[str] = []
 
     def judge(subtask: str, messages: list[ChatMessage]) -> dict[str, Any]:
-        text = last_user(messages)
+        # this attempt's own actions (earlier ones and the app's state are shown too)
+        text = last_user(messages).split("Actions:")[1].split("Agent's result")[0]
         if "mail" in subtask.lower() and "nobody" in text:
             judged.append("fail")
             return verdict(False, tips="send it to bob, not nobody", kind="wrong_result")
@@ -161,7 +163,8 @@ async def test_failure_then_retry_with_tips(tmp_path: Path, store: RunStore) -> 
     assert record.status == "succeeded"
     assert sub.attempts == 2
     assert sub.history[0].verdict is not None and not sub.history[0].verdict.success
-    assert set(seen_tips) == {"send it to bob, not nobody"}
+    # tips come from app data through the judge: fenced as data like any observation
+    assert set(seen_tips) == {"<data>send it to bob, not nobody</data>"}
     assert orch.world.get("mail").outbox == [  # type: ignore[attr-defined]
         {"to": "nobody", "body": "hi"},
         {"to": "bob", "body": "hi"},
@@ -195,8 +198,9 @@ async def test_invalid_plan_is_repaired_by_the_model(tmp_path: Path, store: RunS
     record = await orch.run("Add a note 'buy milk' and mail its id to bob")
     assert record.status == "succeeded"
     assert record.graph is not None and record.graph.ids == ["s1", "s2"]
-    # the unknown token never reached the plan checker: the schema's enum rejected it and the
-    # model was asked again; the cycle went back with the validation error
+    # each invalid plan went back to the model with the checker's errors: the unknown token
+    # (it breaks the schema's enum, and still reaches the checker), then the cycle
+    assert any("unknown task token '<app:fax>'" in m.content for m in requests[1])
     assert any("cycle" in m.content for m in requests[-1])
     assert any("plan repaired" in n for n in record.notes)
 
@@ -253,7 +257,9 @@ async def test_loop_is_stopped_and_fails(tmp_path: Path, store: RunStore) -> Non
     sub = record.subtasks[0]
     assert record.status == "failed"
     assert sub.history[0].status == "loop"
-    assert len(sub.history[0].steps) == 3  # the first, then two repeats
+    # the first, one repeat, then two refusals (never run): max_repeats=2 calls reached the app
+    assert [s.refused for s in sub.history[0].steps] == [False, False, True, True]
+    assert orch.world.get("mail").outbox == [{"to": "bob", "body": "same"}] * 2  # type: ignore[attr-defined]
     assert sub.history[0].verdict is not None and sub.history[0].verdict.overridden
 
 
@@ -287,7 +293,7 @@ async def test_an_attempt_that_called_no_tool_cannot_succeed(
 
 
 class Crash(Exception):
-    """Stands in for the process dying in the middle of a subtask."""
+    """Stands in for an unexpected error in the middle of a subtask."""
 
 
 async def test_killed_run_resumes_without_repeating_finished_subtasks(
@@ -297,9 +303,11 @@ async def test_killed_run_resumes_without_repeating_finished_subtasks(
         raise Crash("killed")
 
     orch, _ = make(tmp_path, store, steward_fn([CHAIN], judge_all_ok), mail=crashing_mail)
-    with pytest.raises(Crash):
+    with pytest.raises(RunError, match="Crash: killed") as info:
         await orch.run("Add a note 'buy milk' and mail its id to bob", run_id="r1")
+    assert info.value.run_id == "r1" and isinstance(info.value.__cause__, Crash)
     saved = store.load_run("r1")
+    assert saved["status"] == "error"
     assert {s["id"]: s["status"] for s in saved["subtasks"]} == {"s1": "succeeded", "s2": "running"}
 
     # a new process: fresh apps built from the scenario, fresh models
@@ -318,8 +326,12 @@ async def test_parallel_stage_killed_keeps_the_finished_branch(
         raise Crash("killed")
 
     orch, _ = make(tmp_path, store, steward_fn([PARALLEL], judge_all_ok), mail=crashing_mail)
-    with pytest.raises(Crash):
+    with pytest.raises(RunError):
         await orch.run("Add a note 'alpha' and mail 'hi' to ann", run_id="r2")
+    saved = store.load_run("r2")
+    # the sibling that finished is in the record and in the partial answer
+    assert {s["id"]: s["status"] for s in saved["subtasks"]}["a"] == "succeeded"
+    assert "Finished so far: a:" in saved["answer"]
     orch2, models = make(tmp_path, store, steward_fn([PARALLEL], judge_all_ok))
     record = await orch2.resume("r2")
     assert record.status == "succeeded"
