@@ -104,15 +104,26 @@ async def test_memory_is_written_once_when_a_run_killed_after_writing_it_resumes
     assert any("memory not written again" in n for n in record.notes)
 
 
+TWO_NOTES = {
+    "nodes": [
+        {"id": "a", "task_token": "<app:notes>", "instruction": "Add a note 'x'", "needs": []},
+        {"id": "b", "task_token": "<app:notes>", "instruction": "Add a note 'y'", "needs": []},
+    ]
+}
+
+
 def test_an_orchestrator_runs_again_in_another_event_loop(tmp_path: Path) -> None:
-    """Two ``asyncio.run`` calls on one orchestrator: fresh budget, journal and app locks."""
-    orch, _ = make(tmp_path, settings=AgentSettings())
-    orch.limits.max_calls = 12  # one run takes 9 model calls: a shared budget would run out
-    first = asyncio.run(orch.run(INSTRUCTION))
-    second = asyncio.run(orch.run(INSTRUCTION))
+    """Two ``asyncio.run`` calls on one orchestrator: fresh budget, journal and app locks
+    (two subtasks on one app wait for its lock, which binds a lock to its event loop)."""
+    orch, models = make(tmp_path, settings=AgentSettings())
+    models["steward"].fn = steward_fn([TWO_NOTES], judge_all_ok)
+    models["<app:notes>"].delay_s = 0.01  # so that b waits while a holds the app
+    orch.limits.max_calls = 12  # one run takes 8 model calls: a shared budget would run out
+    first = asyncio.run(orch.run("Add notes x and y"))
+    second = asyncio.run(orch.run("Add notes x and y"))
     assert first.status == second.status == "succeeded"
     assert first.run_id != second.run_id
-    assert second.usage.calls == first.usage.calls
+    assert second.usage.calls == first.usage.calls == 8
 
 
 async def test_the_prompt_leaves_room_for_the_schema_text_the_client_adds(
@@ -122,6 +133,8 @@ async def test_the_prompt_leaves_room_for_the_schema_text_the_client_adds(
     budget minus those 3,000."""
     settings = AgentSettings(prompt_chars=4000)
     orch, models = make(tmp_path, settings=settings, overhead=3000)
+    long = {"nodes": [dict(CHAIN["nodes"][0], instruction="Add a note 'x'" + " please" * 130)]}
+    models["steward"].fn = steward_fn([long], judge_all_ok)
     record = await orch.run(INSTRUCTION + " " + "and be thorough " * 200)
     assert record.status == "succeeded"
     for model in models.values():
