@@ -85,7 +85,7 @@ class OpenAIModel(ModelBase):
         state = self._probe
         if state.result is not None and not force:
             return state.result
-        async with state.lock:
+        async with self._connections.probe_lock(self.endpoint):
             if state.result is None or force:
                 result = await run_probe(self._send_probe, self.endpoint.base_url, self.name)
                 state.result = result

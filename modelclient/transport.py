@@ -8,6 +8,7 @@ import json
 import logging
 import random
 import re
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -67,7 +68,6 @@ class ProbeState:
     probed mode.
     """
 
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     result: ProbeResult | None = None
     refused: dict[SchemaKey, set[StructuredMode]] = field(default_factory=dict)
 
@@ -78,37 +78,66 @@ class ProbeState:
         self.refused.setdefault(key, set()).update(modes)
 
 
+@dataclass
+class _LoopConnections:
+    """What belongs to one event loop: HTTP clients, semaphores and probe locks."""
+
+    clients: dict[tuple[str, str], openai.AsyncOpenAI] = field(default_factory=dict)
+    semaphores: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    probe_locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+
+
 class Connections:
     """One ``AsyncOpenAI`` client per (base URL, key), one semaphore per base URL, probe states.
 
-    Use one instance per event loop; close it with ``aclose``.
+    HTTP clients, semaphores and locks belong to the event loop they are used in, so they are
+    kept per loop: the same pool (and the orchestrator holding it) works again under another
+    ``asyncio.run``. Probe results are shared by all loops. Close it with ``aclose``.
     """
 
     def __init__(self) -> None:
-        self._clients: dict[tuple[str, str], openai.AsyncOpenAI] = {}
-        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopConnections]
+        self._loops = weakref.WeakKeyDictionary()
         self._probes: dict[tuple[str, str], ProbeState] = {}
+
+    def _here(self) -> _LoopConnections:
+        return self._loops.setdefault(asyncio.get_running_loop(), _LoopConnections())
+
+    @property
+    def _clients(self) -> dict[tuple[str, str], openai.AsyncOpenAI]:
+        """The running loop's clients."""
+        return self._here().clients
 
     def client(self, endpoint: EndpointConfig) -> openai.AsyncOpenAI:
         """The shared client for the endpoint's URL and key (created on first use)."""
+        clients = self._here().clients
         key = (endpoint.base_url, endpoint.api_key)
-        client = self._clients.get(key)
+        client = clients.get(key)
         if client is None:
             import openai
 
             client = openai.AsyncOpenAI(
                 base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0
             )
-            self._clients[key] = client
+            clients[key] = client
         return client
 
     def semaphore(self, endpoint: EndpointConfig) -> asyncio.Semaphore:
         """The concurrency limit shared by every model on the endpoint's base URL."""
-        sem = self._semaphores.get(endpoint.base_url)
+        semaphores = self._here().semaphores
+        sem = semaphores.get(endpoint.base_url)
         if sem is None:
-            sem = asyncio.Semaphore(endpoint.max_concurrency)
-            self._semaphores[endpoint.base_url] = sem
+            sem = semaphores[endpoint.base_url] = asyncio.Semaphore(endpoint.max_concurrency)
         return sem
+
+    def probe_lock(self, endpoint: EndpointConfig) -> asyncio.Lock:
+        """The lock that lets one request at a time probe the endpoint's (base URL, model)."""
+        locks = self._here().probe_locks
+        key = (endpoint.base_url, endpoint.model)
+        lock = locks.get(key)
+        if lock is None:
+            lock = locks[key] = asyncio.Lock()
+        return lock
 
     def probe_state(self, endpoint: EndpointConfig) -> ProbeState:
         """Probe knowledge for the endpoint's (base URL, model)."""
@@ -119,9 +148,11 @@ class Connections:
         return state
 
     async def aclose(self) -> None:
-        """Close every client."""
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
+        """Close the running loop's clients; those of loops that have ended go with them."""
+        here = self._loops.pop(asyncio.get_running_loop(), None)
+        for loop in [loop for loop in self._loops if loop.is_closed()]:
+            del self._loops[loop]
+        for client in (here.clients if here else {}).values():
             await client.close()
 
 

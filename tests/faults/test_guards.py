@@ -281,3 +281,16 @@ def test_f_no_memory_writes_nothing(tmp_path: Path, stub: StubServer) -> None:
     on = invoke("run", *args)
     assert on.exit_code == 0, on.output
     assert {e["kind"] for e in memory_entries()} == {"guideline", "expertise"}
+
+
+def test_g_an_orchestrator_with_a_model_pool_runs_again_in_another_event_loop(
+    stub: StubServer, make_orchestrator: MakeOrchestrator
+) -> None:
+    """HTTP clients, semaphores and probe locks belong to an event loop: the pool keeps them
+    per loop, so a second ``asyncio.run`` works (it used to fail with 'Event loop is closed')."""
+    Router().install(stub, answers=200)
+    orch = make_orchestrator(stub.url)
+    # each loop closes its own HTTP clients; the pool makes new ones in the next loop
+    first = asyncio.run(orch.run_and_close("shape=fanout n=2"))
+    second = asyncio.run(orch.run_and_close("shape=fanout n=2"))
+    assert first.status == second.status == "succeeded"

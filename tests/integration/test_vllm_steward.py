@@ -90,12 +90,31 @@ def test_full_run_of_the_demo_scenario_terminates_with_a_record() -> None:
         ],
         catch_exceptions=False,
     )
-    assert result.exit_code in (0, 1, 2), result.output
+    assert result.exit_code in (0, 1), result.output
+    printed = json.loads(result.stdout)  # the record, whatever the exit code
     runs = json.loads(runner.invoke(cli, ["runs", "--json"]).stdout)["runs"]
-    assert len(runs) == 1
+    assert len(runs) == 1 and runs[0]["run_id"] == printed["run_id"]
     record = json.loads(runner.invoke(cli, ["show", runs[0]["run_id"], "--json"]).stdout)
+    assert record["status"] == printed["status"]
     assert record["status"] in ("succeeded", "failed", "error")
+    assert (record["status"] == "succeeded") == (result.exit_code == 0)
     assert record["usage"]["prompt_tokens"] > 0
     tokens = set(default_registry().tokens)
     for node in (record["graph"] or {"nodes": []})["nodes"]:
         assert node["task_token"] in tokens
+
+
+def test_a_run_stopped_by_its_budget_prints_its_record_under_json() -> None:
+    """Two model calls: the plan and one more. The run stops (exit 3; or 1 if the weak model's
+    plan never validates) and ``--json`` still prints the record, with the status and why."""
+    result = CliRunner().invoke(
+        cli,
+        ["run", "Send 'hi' to Alice", "--base-url", _url(), "--model", MODEL, "--json", "-q",
+         "--no-memory", "--call-budget", "2"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code in (1, 3), result.output
+    record = json.loads(result.stdout)
+    assert record["status"] == {3: "budget_exceeded", 1: "error"}[result.exit_code]
+    assert record["error"] and record["run_id"] in result.stderr
+    assert record["usage"]["calls"] >= 2 and record["steward_calls"][0]["purpose"] == "plan"
