@@ -226,25 +226,17 @@ class Orchestrator(RunNodes):
                     self._stopped(state, "budget_exceeded", error)
                 else:  # a TimeoutError from inside (an app, a library): an error like others
                     error = self._unexpected(exc, state)
-            except BudgetExceededError as exc:
-                error = exc
-                self._stopped(state, "budget_exceeded", exc)
-            except DecisionNeededError as exc:
-                error = exc
-                self._stopped(state, "waiting", exc)
             except StewardError as exc:
                 error = exc
-                self._stopped(state, "error", exc)
-                lost = [*exc.calls, *([exc.record] if exc.record is not None else [])]
-                kept = self._recorded_calls()
-                state["steward_calls"] = [
-                    *state.get("steward_calls", []),
-                    *(
-                        c.model_dump(mode="json")
-                        for c in lost
-                        if isinstance(c, CallRecord) and id(c) not in kept
-                    ),
-                ]
+                status = (
+                    "budget_exceeded"
+                    if isinstance(exc, BudgetExceededError)
+                    else "waiting"
+                    if isinstance(exc, DecisionNeededError)
+                    else "error"
+                )
+                self._stopped(state, status, exc)
+                self._keep_lost_calls(state, exc)
             except Exception as exc:  # a bug in a node, an app, memory or langgraph
                 error = self._unexpected(exc, state)
             finally:
@@ -257,6 +249,20 @@ class Orchestrator(RunNodes):
                 raise error
             raise RunError(str(error), self._run_id) from error
         return record
+
+    def _keep_lost_calls(self, state: dict[str, Any], exc: StewardError) -> None:
+        """The calls of the node that failed (a plan's repair rounds, the failing call) are
+        in no subtask record and no state update yet: keep them with the steward's calls."""
+        lost = [*exc.calls, *([exc.record] if exc.record is not None else [])]
+        kept = self._recorded_calls()
+        state["steward_calls"] = [
+            *state.get("steward_calls", []),
+            *(
+                c.model_dump(mode="json")
+                for c in lost
+                if isinstance(c, CallRecord) and id(c) not in kept
+            ),
+        ]
 
     def _unexpected(self, exc: BaseException, state: dict[str, Any]) -> RunError:
         """An error Steward did not raise on purpose ends the run with status ``error``."""

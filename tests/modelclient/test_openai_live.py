@@ -37,7 +37,11 @@ def config() -> ModelsConfig:
     endpoint = EndpointConfig(
         base_url=os.environ.get("STEWARD_VLLM_URL") or default.base_url,
         model=os.environ.get("STEWARD_VLLM_MODEL") or default.model,
-        max_tokens=96,
+        # the schema bounds the answer (an enum and 120 characters) well within 160 tokens;
+        # the penalty keeps the small model from looping inside the string, as the embedded
+        # server's settings do
+        max_tokens=160,
+        frequency_penalty=0.3,
     )
     return ModelsConfig(default=endpoint)
 

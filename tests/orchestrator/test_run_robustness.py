@@ -141,3 +141,23 @@ async def test_the_prompt_leaves_room_for_the_schema_text_the_client_adds(
         for call in model.calls:
             if call.schema is not None:
                 assert sum(len(m.content) for m in call.messages) <= 4000 - 3000 + 200
+
+
+async def test_a_budget_spent_inside_the_plans_repair_rounds_keeps_their_calls(
+    tmp_path: Path,
+) -> None:
+    """The plan is invalid twice, and the call budget (2) runs out before the third round:
+    the two plan calls are in the record and its usage."""
+    from agents.budget import BudgetLimits
+    from core.errors import BudgetExceededError
+
+    cyclic = {"nodes": [dict(CHAIN["nodes"][0], needs=["s1"])]}
+    orch, models = make(tmp_path)
+    models["steward"].fn = steward_fn([cyclic], judge_all_ok)
+    orch.limits = BudgetLimits(max_calls=2)
+    with pytest.raises(BudgetExceededError):
+        await orch.run(INSTRUCTION, run_id="b1")
+    saved = orch.store.load_run("b1")
+    assert saved["status"] == "budget_exceeded"
+    assert [c["purpose"] for c in saved["steward_calls"]] == ["plan", "plan"]
+    assert saved["usage"]["calls"] == 2
