@@ -40,14 +40,20 @@ class Progress:
         if event.kind == "subtask_started":
             return f"{sid} {d.get('task_token')}: started"
         if event.kind == "step":
+            tool = d.get("tool")
+            if d.get("refused"):
+                return f"{sid}   -> {tool} refused, not run: it repeats the previous call again"
+            if d.get("reused"):
+                return f"{sid}   -> {tool} not run again: already done as {d['reused']}"
             flag = " ERROR: " + str(d["error"])[:80] if d.get("error") else ""
-            return f"{sid}   -> {d.get('tool')}{flag}{' (repeated)' if d.get('repeated') else ''}"
+            return f"{sid}   -> {tool}{flag}{' (repeated)' if d.get('repeated') else ''}"
         if event.kind == "verdict":
             if d.get("success"):
                 return f"{sid}   verdict: success; key info: {_short(d.get('key_info', ''))}"
+            undone = "; its effects were rolled back" if d.get("rolled_back") else ""
             return (
                 f"{sid}   verdict: {d.get('failure_kind')} (attempt {d.get('attempt')}, "
-                f"{d.get('status')}); tips: {_short(d.get('tips', ''))}"
+                f"{d.get('status')}); tips: {_short(d.get('tips', ''))}{undone}"
             )
         if event.kind == "subtask_done":
             return f"{sid} {d.get('status')} after {d.get('attempts')} attempt(s)"

@@ -221,3 +221,22 @@ def test_resume_refuses_a_call_said_both_done_and_not_done() -> None:
     result = invoke("resume", "r1", "--done", "s1.1.1", "--not-done", "s1.1.1")
     assert result.exit_code == 2
     assert "both --done and --not-done" in result.output
+
+
+def test_progress_lines_say_when_a_call_was_refused_or_not_run_again() -> None:
+    from cli.render import Progress
+    from orchestrator.events import Event
+
+    fmt = Progress(enabled=False).format
+    step = {"tool": "send", "error": "refused: ...", "repeated": True}
+    assert fmt(Event(kind="step", run_id="r", subtask_id="m", data={**step, "refused": True})) == (
+        "m   -> send refused, not run: it repeats the previous call again"
+    )
+    reused = {"tool": "send", "error": None, "repeated": False, "reused": "m.1.1"}
+    assert fmt(Event(kind="step", run_id="r", subtask_id="m", data=reused)) == (
+        "m   -> send not run again: already done as m.1.1"
+    )
+    verdict = {"success": False, "failure_kind": "other", "attempt": 1, "status": "finished",
+               "tips": "t", "rolled_back": True}  # fmt: skip
+    line = fmt(Event(kind="verdict", run_id="r", subtask_id="m", data=verdict))
+    assert line is not None and line.endswith("its effects were rolled back")
