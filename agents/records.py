@@ -174,6 +174,22 @@ class RunRecord(BaseModel):
     wall_s: float = 0.0
     settings: dict[str, Any] = Field(default_factory=dict)
     """How the run was made (model, base URL, scenario name, limits), for resume and display."""
+    fallbacks: list[str] = Field(default_factory=list)
+    """One entry per plan or re-plan that no model answer made valid and a fallback made
+    instead: ``template:<memory id>`` (a verified memory template's graph) or ``apps`` (one
+    subtask per app, recruited by similarity)."""
+    apps: dict[str, AppStates] = Field(default_factory=dict)
+    """Each app of the world: its state before and after the run (filled when the run ends)."""
+
+
+class AppStates(BaseModel):
+    """One app's state before and after a run (``App.snapshot()`` data)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
 
 
 Attempt.model_rebuild()
+RunRecord.model_rebuild()

@@ -27,12 +27,23 @@ STEWARD = "steward"
 
 
 class PlanResult:
-    """A validated plan with the calls it took and how it was repaired."""
+    """A validated plan with the calls it took and how it was repaired.
 
-    def __init__(self, graph: SchedulingGraph, calls: list[CallRecord], notes: list[str]) -> None:
+    ``fallback`` says how the plan was made when no model answer could be made valid:
+    ``template:<memory id>`` or ``apps`` (see ``RunRecord.fallbacks``); ``None`` otherwise.
+    """
+
+    def __init__(
+        self,
+        graph: SchedulingGraph,
+        calls: list[CallRecord],
+        notes: list[str],
+        fallback: str | None = None,
+    ) -> None:
         self.graph = graph
         self.calls = calls
         self.notes = notes
+        self.fallback = fallback
 
 
 class StewardAgent:

@@ -36,7 +36,7 @@ class Progress:
         if event.kind == "plan":
             graph = SchedulingGraph.model_validate(d["graph"])
             notes = "".join(f"\n    note: {n}" for n in d.get("notes", []))
-            return "scheduling graph:\n" + _indent(graph.to_tree()) + notes
+            return "scheduling graph" + _fallback(d) + ":\n" + _indent(graph.to_tree()) + notes
         if event.kind == "subtask_started":
             return f"{sid} {d.get('task_token')}: started"
         if event.kind == "step":
@@ -59,10 +59,20 @@ class Progress:
             return f"{sid} {d.get('status')} after {d.get('attempts')} attempt(s)"
         if event.kind == "replan":
             graph = SchedulingGraph.model_validate(d["graph"])
-            return f"re-plan {d.get('replans')}:\n" + _indent(graph.to_tree())
+            return f"re-plan {d.get('replans')}{_fallback(d)}:\n" + _indent(graph.to_tree())
         if event.kind == "answer":
             return "composing the answer"
         return None
+
+
+def _fallback(data: dict[str, Any]) -> str:
+    """`` (fallback: ...)`` when no model answer made the plan valid."""
+    how = data.get("fallback")
+    if not how:
+        return ""
+    if str(how).startswith("template:"):
+        return f" (fallback: memory template #{str(how).split(':', 1)[1]}; no valid plan came)"
+    return " (fallback: one subtask per app; no valid plan came)"
 
 
 def _indent(text: str) -> str:

@@ -38,13 +38,21 @@ class RunNodes(SubtaskWork):
         result = await self.steward.plan(
             state["instruction"], guidelines=self._guidelines_for(state["instruction"])
         )
-        self._emit("plan", data={"graph": result.graph.model_dump(), "notes": result.notes})
+        self._emit(
+            "plan",
+            data={
+                "graph": result.graph.model_dump(),
+                "notes": result.notes,
+                "fallback": result.fallback,
+            },
+        )
         return {
             "graph": result.graph.model_dump(),
             "plans": [result.graph.model_dump()],
             "subtasks": {n.id: _pending(n.model_dump()) for n in result.graph.nodes},
             "steward_calls": [c.model_dump(mode="json") for c in result.calls],
             "notes": result.notes,
+            "fallbacks": [result.fallback] if result.fallback else [],
             "status": "running",
             "apps": dict.fromkeys(states, "initial"),
         }
@@ -130,13 +138,17 @@ class RunNodes(SubtaskWork):
         for n in graph.nodes:
             if subtasks[n.id]["status"] == "pending":
                 update[n.id] = {**subtasks[n.id], "status": "skipped"}
-        self._emit("replan", data={"graph": merged.model_dump(), "replans": replans})
+        self._emit(
+            "replan",
+            data={"graph": merged.model_dump(), "replans": replans, "fallback": result.fallback},
+        )
         return {
             "graph": merged.model_dump(),
             "plans": [merged.model_dump()],
             "subtasks": update,
             "steward_calls": [c.model_dump(mode="json") for c in result.calls],
             "notes": result.notes,
+            "fallbacks": [result.fallback] if result.fallback else [],
             "replans": replans,
         }
 

@@ -74,6 +74,7 @@ def build_record(
         error=state.get("error"),
         replans=state.get("replans") or 0,
         notes=list(state.get("notes") or []),
+        fallbacks=list(state.get("fallbacks") or []),
         steward_calls=steward_calls,
         plans=[SchedulingGraph.model_validate(p) for p in state.get("plans") or []],
         retrieved=dict(retrieved or {}),
@@ -150,6 +151,7 @@ class RunRecorder:
             len(state.get("plans") or ()),
             len(state.get("steward_calls") or ()),
             len(state.get("notes") or ()),
+            len(state.get("fallbacks") or ()),
             len(self.retrieved.get("guidelines") or ()),  # expertise goes with each subtask
         )
         header = self._header(state) if final or header_key != self._header_key else None
@@ -175,6 +177,7 @@ class RunRecorder:
             "instruction": state.get("instruction", ""),
             "graph": state.get("graph") or None,
             "notes": list(state.get("notes") or []),
+            "fallbacks": list(state.get("fallbacks") or []),
             "steward_calls": list(state.get("steward_calls") or []),
             "plans": list(state.get("plans") or []),
             "retrieved": {k: v for k, v in self.retrieved.items() if k != "expertise"},

@@ -83,6 +83,8 @@ class RunState(TypedDict, total=False):
     steward_calls: Annotated[list[dict[str, Any]], _concat()]
     plans: Annotated[list[dict[str, Any]], _concat()]
     notes: Annotated[list[str], _concat()]
+    fallbacks: Annotated[list[str], _concat()]
+    """How each plan that fell back was made (see ``RunRecord.fallbacks``)."""
     replans: int
     status: str
     answer: str
