@@ -307,10 +307,21 @@ def runs(limit: int, as_json: bool) -> None:
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True, help="The whole run record as JSON.")
 @click.option("--mermaid", is_flag=True, help="Include the graph as Mermaid.")
-def show(run_id: str, as_json: bool, mermaid: bool) -> None:
-    """Show one run (a unique prefix of its id is enough)."""
+@click.option(
+    "--diff", is_flag=True, help="What the run changed, app by app (state before -> after)."
+)
+def show(run_id: str, as_json: bool, mermaid: bool, diff: bool) -> None:
+    """Show one run (a unique prefix of its id is enough).
+
+    `--json` is the whole record, with `apps`: each app's state `before` and `after` the run.
+    `--diff` lists what changed in each app: items added, removed and changed.
+    """
     record = _record(RunStore().load_run(run_id))
-    if as_json:
+    if diff:
+        from cli.diff_view import render_diff
+
+        click.echo(render_diff(record))
+    elif as_json:
         _echo_json(run_json(record))
     else:
         click.echo(run_summary(record, mermaid=mermaid))

@@ -257,7 +257,23 @@ class RunStore:
             retrieved = record.setdefault("retrieved", {})
             retrieved["expertise"] = {**retrieved.get("expertise", {}), **expertise}
         record.setdefault("run_id", run_id)
+        record["apps"] = self.app_states(record["run_id"])
         return record
+
+    def app_states(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """Each app's state before the run (snapshot ``initial``) and after it (``final``,
+        taken when the run stopped, whatever stopped it), by app name."""
+        out: dict[str, dict[str, Any]] = {}
+        for row in self.db.query(
+            "select ref, app, state from snapshots where run_id = ? and ref in "
+            "('initial', 'final') order by rowid",
+            [run_id],
+        ):
+            when = "before" if row["ref"] == "initial" else "after"
+            out.setdefault(row["app"], {"before": None, "after": None})[when] = json.loads(
+                row["state"]
+            )
+        return out
 
     def has_run(self, run_id: str) -> bool:
         """Whether a run with exactly this id has a record."""

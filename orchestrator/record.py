@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agents.plan import SchedulingGraph
-from agents.records import RunRecord, SubtaskRecord
+from agents.records import AppStates, RunRecord, SubtaskRecord
 from core.usage import CallRecord, Usage
 from memory.runs import RunStore, SubtaskRow
 
@@ -162,13 +162,17 @@ class RunRecorder:
         self._header_key = header_key
 
     def record(self, state: dict[str, Any]) -> RunRecord:
-        """The complete run record."""
-        return build_record(
+        """The complete run record, with the apps' states before and after (as stored)."""
+        record = build_record(
             state,
             self.details,
             started_at=self.started_at,
             settings=self.settings,
             retrieved=self.retrieved,
+        )
+        apps = self.store.app_states(self.run_id)
+        return record.model_copy(
+            update={"apps": {k: AppStates.model_validate(v) for k, v in apps.items()}}
         )
 
     def _header(self, state: Mapping[str, Any]) -> dict[str, Any]:

@@ -314,6 +314,16 @@ class Orchestrator(RunNodes):
             )
 
     def _save(self, state: dict[str, Any]) -> RunRecord:
+        """Save the record, with every app's state as the run leaves it (``final``)."""
+        states: dict[str, dict[str, Any]] = {}
+        for name, app in self.world.items():
+            try:
+                states[name] = app.snapshot()
+            except Exception as exc:  # an app whose state cannot be saved: the record says so
+                log.warning("run %s: state of %s not saved: %s", self._run_id, name, exc)
+                note = f"the final state of {name} was not saved: {type(exc).__name__}: {exc}"
+                state["notes"] = [*state.get("notes", []), note]
+        self.store.save_snapshots(self._run_id, "final", states)
         self.recorder.step(state, final=True)
         return self.recorder.record(state)
 
