@@ -12,6 +12,7 @@ from agents.plan import SchedulingGraph, parse_plan, plan_schema, validate_graph
 from agents.records import VERDICT_SCHEMA, Attempt, SubtaskRecord, Verdict
 from agents.repair import repair_graph
 from agents.settings import AgentSettings
+from agents.verdicts import attempt_signals, read_verdict, settled_verdict
 from core.errors import ModelOutputError, PlanInvalidError, ServerError, StewardError
 from core.usage import CallRecord
 from memory.journal import JournalEntry
@@ -191,29 +192,29 @@ class StewardAgent:
         *,
         earlier: Sequence[JournalEntry] = (),
     ) -> Verdict:
-        """Adjusted Evaluation of one attempt; code signals can override a too-kind model.
+        """Adjusted Evaluation of one attempt.
+
+        When code signals already settle it as a failure (a loop, the step cap, replies that
+        never validated, a spent budget, an attempt that called no tool under
+        ``require_action``) no model is asked: the verdict is that failure with the default
+        tip, ``overridden`` says it was settled in code, and it has no call record. Otherwise
+        the model judges; a verdict that never validates counts as a failure.
 
         ``earlier`` are calls made for this work before the attempt (see ``agents.effects``):
         those still in effect count as work done."""
-        signals = attempt_signals(attempt)
-        hard_failure = {
-            "loop": "loop",
-            "step_cap": "step_cap",
-            "model_error": "other",
-            "budget": "other",
-        }.get(attempt.status)
-        idle = self.settings.require_action and attempt.status == "finished" and not _acted(attempt)
-        if idle:
-            hard_failure = "other"
-        if not self.settings.evaluate:
-            ok = hard_failure is None
-            return Verdict(
-                success=ok,
-                failure_kind="none" if ok else hard_failure,  # type: ignore[arg-type]
-                key_info=attempt.result if ok else "",
-            )
+        settled = settled_verdict(attempt, require_action=self.settings.require_action)
+        if not self.settings.evaluate:  # the ablation: code signals only, no tips
+            if settled is not None:
+                return Verdict(success=False, failure_kind=settled.failure_kind)
+            return Verdict(success=True, key_info=attempt.result)
+        if settled is not None:  # no judgement needed: do not spend a call on it
+            return settled
         messages = prompts.evaluate_messages(
-            record, attempt, signals, self.settings.observation_chars, earlier=earlier
+            record,
+            attempt,
+            attempt_signals(attempt),
+            self.settings.observation_chars,
+            earlier=earlier,
         )
         try:
             completion = await self._call(messages, "evaluate", VERDICT_SCHEMA)
@@ -222,34 +223,10 @@ class StewardAgent:
             return Verdict(
                 success=False,
                 failure_kind="other",
-                tips=_default_tip("idle" if idle else attempt.status) if hard_failure else "",
                 overridden=f"the evaluation never validated: {exc}",
                 call=exc.record if isinstance(exc.record, CallRecord) else None,
             )
-        raw = completion.data if isinstance(completion.data, dict) else {}
-        verdict = Verdict(
-            success=bool(raw.get("success")),
-            failure_kind=raw.get("failure_kind", "other")
-            if raw.get("failure_kind") in _KINDS
-            else "other",
-            tips=str(raw.get("tips", "")),
-            key_info=str(raw.get("key_info", "")),
-            call=completion.record,
-        )
-        if verdict.success:
-            verdict.failure_kind = "none"
-            if hard_failure is not None:
-                verdict.success = False
-                verdict.failure_kind = hard_failure  # type: ignore[assignment]
-                verdict.overridden = (
-                    "no tool was called" if idle else f"attempt ended with {attempt.status}"
-                )
-                verdict.tips = verdict.tips or _default_tip("idle" if idle else attempt.status)
-            elif not verdict.key_info:
-                verdict.key_info = attempt.result
-        elif verdict.failure_kind == "none":
-            verdict.failure_kind = "other"
-        return verdict
+        return read_verdict(completion.data, attempt, completion.record)
 
     async def answer(
         self, instruction: str, graph: SchedulingGraph, records: Sequence[SubtaskRecord]
@@ -277,46 +254,3 @@ ANSWER_SCHEMA: dict[str, Any] = {
     "required": ["answer"],
     "additionalProperties": False,
 }
-
-_KINDS = {"none", "wrong_result", "incomplete", "tool_error", "loop", "other"}
-
-
-def _acted(attempt: Attempt) -> bool:
-    """Whether the attempt called at least one of the app's tools, or found the work's calls
-    already made (carried over from an attempt that was judged failed, or from before a
-    resume)."""
-    return bool(attempt.carried) or any(
-        s.action.tool != "finish" and not s.refused for s in attempt.steps
-    )
-
-
-def _default_tip(status: str) -> str:
-    if status == "idle":
-        return "You called no tool; do the subtask with the app's tools before you finish."
-    if status == "loop":
-        return "You repeated the same action; read the last observation and change course."
-    if status == "step_cap":
-        return "You ran out of steps; go straight to the tools the subtask needs, then finish."
-    return "Your replies were not valid; reply with one JSON action per turn."
-
-
-def attempt_signals(attempt: Attempt) -> list[str]:
-    """Facts about an attempt that the evaluation must see."""
-    signals = []
-    errors = attempt.tool_errors
-    if errors:
-        signals.append(f"{errors} tool error(s)")
-        last_call = next((s for s in reversed(attempt.steps) if s.action.tool != "finish"), None)
-        if last_call is not None and last_call.error:
-            signals.append("the last tool call failed")
-    if any(s.repeated for s in attempt.steps):
-        signals.append("an action was repeated")
-    if attempt.status == "loop":
-        signals.append("stopped for repeating itself")
-    if attempt.status == "step_cap":
-        signals.append("ran out of steps before finishing")
-    if attempt.status == "model_error":
-        signals.append("the agent's replies never validated")
-    if not _acted(attempt):
-        signals.append("no tool was called")
-    return signals

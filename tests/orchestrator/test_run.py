@@ -288,8 +288,12 @@ async def test_an_attempt_that_called_no_tool_cannot_succeed(
         return
     assert record.status == "failed" and sub.attempts == 2  # retried, then given up
     first = sub.history[0].verdict
-    assert first is not None and first.overridden == "no tool was called"
-    assert "called no tool" in first.tips
+    # settled in code: the too-kind judge is not even asked
+    assert (
+        first is not None
+        and first.overridden == "settled in code, no model call: no tool was called"
+    )
+    assert first.call is None and "called no tool" in first.tips
 
 
 class Crash(Exception):
