@@ -47,7 +47,10 @@ class MemoryExperience:
     """Retrieval for prompts and learning from verified successes, in a ``Memory`` store.
 
     ``learn_in_run=False`` leaves writing to the caller (a benchmark writes only after its
-    checker has verified the run, by calling ``learn(record, verified=True)``).
+    checker has verified the run, by calling ``learn(record, verified=True)``). ``source`` goes
+    into the provenance of what is learned: ``run``, ``bench``, or ``scripted`` for runs of a
+    scripted or replay model. Entries made by scripted models are offered to prompts only with
+    ``include_scripted=True`` (a benchmark that lets a replay teach a model on purpose).
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class MemoryExperience:
         source: str = "run",
         k: int = 3,
         learn_in_run: bool = True,
+        include_scripted: bool = False,
     ) -> None:
         self.store = store
         self.summarizer = summarizer
@@ -66,18 +70,23 @@ class MemoryExperience:
         self.source = source
         self.k = k
         self.learn_in_run = learn_in_run
+        self.include_scripted = include_scripted
 
     @classmethod
     def default(cls) -> MemoryExperience:
         return cls(MemoryStore())
 
     def guidelines_for(self, instruction: str) -> tuple[str, list[dict[str, Any]]]:
-        found = retrieve_guidelines(self.store, instruction, self.k)
+        found = retrieve_guidelines(
+            self.store, instruction, self.k, include_scripted=self.include_scripted
+        )
         entries = [e for e in found.entries if isinstance(e, GuidelineEntry)]
         return format_guidelines(entries), [_brief(found)]
 
     def expertise_for(self, task_token: str, subtask: str) -> tuple[str, list[dict[str, Any]]]:
-        found = retrieve_expertise(self.store, subtask, task_token, self.k)
+        found = retrieve_expertise(
+            self.store, subtask, task_token, self.k, include_scripted=self.include_scripted
+        )
         entries = [e for e in found.entries if isinstance(e, ExpertiseEntry)]
         return format_expertise(entries), [_brief(found)]
 

@@ -46,8 +46,10 @@ class Provenance(_Model):
     """The served model name that produced the successful run."""
     created_at: str = Field(default_factory=now_iso)
     """When the entry was first written (ISO 8601, UTC)."""
-    source: Literal["run", "bench", "import"] = "run"
-    """``run`` for a user run, ``bench`` for a benchmark task, ``import`` for an imported file."""
+    source: Literal["run", "bench", "import", "scripted"] = "run"
+    """``run`` for a user run, ``bench`` for a benchmark task, ``import`` for an imported file,
+    ``scripted`` for a run of a scripted or replay model (a benchmark's ground-truth oracle):
+    such entries are offered to a model only when asked (``include_scripted``)."""
 
     @field_validator("created_at")
     @classmethod

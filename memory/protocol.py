@@ -20,13 +20,19 @@ class Memory(Protocol):
         ...
 
     def search_guidelines(
-        self, query: str, k: int = 3, *, task_tokens: Collection[str] | None = None
+        self,
+        query: str,
+        k: int = 3,
+        *,
+        task_tokens: Collection[str] | None = None,
+        include_scripted: bool = True,
     ) -> list[tuple[GuidelineEntry, float]]:
-        """The ``k`` most relevant guidelines with scores (higher is better)."""
+        """The ``k`` most relevant guidelines with scores (higher is better);
+        ``include_scripted=False`` leaves out entries made by scripted models."""
         ...
 
     def search_expertise(
-        self, query: str, task_token: str | None, k: int = 3
+        self, query: str, task_token: str | None, k: int = 3, *, include_scripted: bool = True
     ) -> list[tuple[ExpertiseEntry, float]]:
         """The ``k`` most relevant expertise entries of ``task_token`` with scores."""
         ...

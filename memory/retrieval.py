@@ -20,9 +20,15 @@ def retrieve_guidelines(
     *,
     task_tokens: Collection[str] | None = None,
     mark_used: bool = True,
+    include_scripted: bool = False,
 ) -> Retrieved:
-    """Search guidelines for ``instruction``, count the hits as used, and return the lookup."""
-    hits = store.search_guidelines(instruction, k, task_tokens=task_tokens)
+    """Search guidelines for ``instruction``, count the hits as used, and return the lookup.
+
+    Entries made by scripted models (a benchmark's ground-truth replay) are left out unless
+    ``include_scripted``: they are not a model's own experience."""
+    hits = store.search_guidelines(
+        instruction, k, task_tokens=task_tokens, include_scripted=include_scripted
+    )
     found = Retrieved(
         kind="guideline",
         query=instruction,
@@ -35,10 +41,17 @@ def retrieve_guidelines(
 
 
 def retrieve_expertise(
-    store: Memory, subtask: str, task_token: str, k: int = 3, *, mark_used: bool = True
+    store: Memory,
+    subtask: str,
+    task_token: str,
+    k: int = 3,
+    *,
+    mark_used: bool = True,
+    include_scripted: bool = False,
 ) -> Retrieved:
-    """Search ``task_token``'s expertise for ``subtask``, count the hits as used, return them."""
-    hits = store.search_expertise(subtask, task_token, k)
+    """Search ``task_token``'s expertise for ``subtask``, count the hits as used, return them
+    (scripted models' entries only with ``include_scripted``, as for guidelines)."""
+    hits = store.search_expertise(subtask, task_token, k, include_scripted=include_scripted)
     found = Retrieved(
         kind="expertise",
         query=subtask,

@@ -30,6 +30,9 @@ from memory.rows import TABLES, expertise_from_row, from_row, guideline_from_row
 
 log = logging.getLogger("steward.memory")
 
+NOT_SCRIPTED = " AND coalesce(json_extract(t.provenance, '$.source'), '') != 'scripted'"
+"""Search filter (table alias ``t``) that leaves out entries made by scripted models."""
+
 
 def _kinds(kind: Kind | None) -> tuple[Kind, ...]:
     if kind is None:
@@ -161,7 +164,12 @@ class MemoryStore:
     # -- searching -----------------------------------------------------------------------
 
     def search_guidelines(
-        self, query: str, k: int = 3, *, task_tokens: Collection[str] | None = None
+        self,
+        query: str,
+        k: int = 3,
+        *,
+        task_tokens: Collection[str] | None = None,
+        include_scripted: bool = True,
     ) -> builtins.list[tuple[GuidelineEntry, float]]:
         """The ``k`` guidelines most relevant to ``query``, best first, with scores.
 
@@ -169,19 +177,23 @@ class MemoryStore:
         words the entry contains; ``embedding``, the cosine similarity of the instruction to
         the query; ``hybrid``, the reciprocal-rank fusion of those two rankings. With
         ``task_tokens``, only guidelines whose graphs use no other token are returned (so a
-        plan only follows graphs of agents that exist). An empty query finds nothing.
+        plan only follows graphs of agents that exist). ``include_scripted=False`` leaves out
+        entries made by scripted models (``Provenance.source == "scripted"``). An empty query
+        finds nothing.
         """
         where, params = search.filters("guideline", task_tokens=task_tokens)
+        where += "" if include_scripted else NOT_SCRIPTED
         hits = self._search("guideline", query, k, where, params)
         return [(e, score) for e, score in hits if isinstance(e, GuidelineEntry)]
 
     def search_expertise(
-        self, query: str, task_token: str | None, k: int = 3
+        self, query: str, task_token: str | None, k: int = 3, *, include_scripted: bool = True
     ) -> builtins.list[tuple[ExpertiseEntry, float]]:
         """The ``k`` expertise entries of ``task_token`` most relevant to ``query``, best
-        first, scored like :meth:`search_guidelines` (the subtask is what is embedded);
-        ``task_token=None`` searches all."""
+        first, scored and filtered like :meth:`search_guidelines` (the subtask is what is
+        embedded); ``task_token=None`` searches all."""
         where, params = search.filters("expertise", task_token=task_token)
+        where += "" if include_scripted else NOT_SCRIPTED
         hits = self._search("expertise", query, k, where, params)
         return [(e, score) for e, score in hits if isinstance(e, ExpertiseEntry)]
 

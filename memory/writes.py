@@ -31,24 +31,31 @@ def _text(entry: Entry) -> str:
     return entry.instruction if isinstance(entry, GuidelineEntry) else entry.subtask
 
 
+_SCRIPTED = "(coalesce(json_extract(provenance, '$.source'), '') = 'scripted')"
+
+
 def find_near_duplicate(db: Database, entry: Entry) -> Entry | None:
-    """The stored entry in the same scope whose text is near-identical to ``entry``'s, if any."""
+    """The stored entry in the same scope whose text is near-identical to ``entry``'s, if any.
+
+    Entries of scripted models (``source == "scripted"``) and the others never merge, so a
+    replay's graph cannot reach a model under another entry's provenance."""
     kind = kind_of(entry)
     table = TABLES[kind]
     column, value = _scope(entry)
+    scope = f"{column} = ? AND {_SCRIPTED} = ?"
+    args = [value, int(entry.provenance.source == "scripted")]
     norm = normalise(_text(entry))
     exact = list(
         db.query(
-            f"SELECT * FROM {table} WHERE {column} = ? AND norm = ? "
-            "ORDER BY successes DESC, id LIMIT 1",
-            [value, norm],
+            f"SELECT * FROM {table} WHERE {scope} AND norm = ? ORDER BY successes DESC, id LIMIT 1",
+            [*args, norm],
         )
     )
     if exact:
         return from_row(kind, exact[0])
     best_id, best = None, NEAR_DUPLICATE
     mine = set(norm.split())  # ``norm`` is already words joined by single spaces
-    for row in db.query(f"SELECT id, norm FROM {table} WHERE {column} = ?", [value]):
+    for row in db.query(f"SELECT id, norm FROM {table} WHERE {scope}", args):
         score = jaccard_sets(mine, set(row["norm"].split()))
         if score >= best:
             best_id, best = row["id"], score

@@ -8,7 +8,7 @@ from typing import Any
 
 from agents.experience import NoExperience
 from agents.memory_experience import MemoryExperience
-from memory import MemoryStore
+from memory import ExpertiseEntry, MemoryStore
 from memory.runs import RunStore
 from modelclient.base import ChatMessage
 from tests.orchestrator.helpers import kind, steward_fn, verdict
@@ -86,3 +86,49 @@ async def test_no_memory_retrieves_nothing(tmp_path: Path) -> None:
     orch.experience = NoExperience()
     record = await orch.run("Add a note 'buy milk' and mail its id to bob")
     assert record.retrieved.get("guidelines") == []
+
+
+async def test_a_replay_taught_entry_in_your_store_is_offered_only_when_asked(
+    tmp_path: Path,
+) -> None:
+    """A benchmark's ground-truth replay wrote into the user's store: a normal run (as `steward
+    run` builds it) is not offered those entries; a run that asks for them is."""
+    from memory import GuidelineEntry, Provenance
+
+    instruction = "Add a note 'buy milk' and mail its id to bob"
+    replay = Provenance(run_id="multi_turn_base_0-t0-abc123", model="oracle", source="scripted")
+    with MemoryStore() as user_store:  # $STEWARD_HOME/memory.db
+        taught = user_store.add_guideline(
+            GuidelineEntry(instruction=instruction, graph=CHAIN, provenance=replay)
+        )
+        user_store.add_expertise(
+            ExpertiseEntry(
+                task_token="<app:notes>",
+                subtask="Add a note 'buy milk'",
+                tips=["[oracle 2.0] cat(file_name=...)"],
+                provenance=replay,
+            )
+        )
+    store = RunStore(tmp_path / "runs.db")
+    seen: list[str] = []
+
+    def steward(messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
+        if kind(schema) == "plan":
+            seen.append(messages[0].content)
+        return steward_fn([CHAIN], judge_all_ok)(messages, schema)
+
+    orch, models = make(tmp_path, store, steward)
+    orch.experience = MemoryExperience.default()
+    normal = await orch.run(instruction)
+    assert normal.retrieved["guidelines"][0]["ids"] == []
+    assert all(not found[0]["ids"] for found in normal.retrieved["expertise"].values())
+    assert "Graph that worked" not in seen[0]
+    assert "[oracle" not in models["<app:notes>"].calls[0].messages[1].content
+
+    orch2, models2 = make(tmp_path, store, steward)
+    orch2.experience = MemoryExperience(MemoryStore(), include_scripted=True, learn_in_run=False)
+    asked = await orch2.run(instruction)
+    # the first run learned its own entry; it did not merge into the replay's
+    assert sorted(asked.retrieved["guidelines"][0]["ids"]) == [taught, taught + 1]
+    assert "Graph that worked" in seen[1]
+    assert "[oracle 2.0]" in models2["<app:notes>"].calls[0].messages[1].content
