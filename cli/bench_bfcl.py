@@ -18,9 +18,13 @@ from benchmarks.bfcl import (
     TaskResult,
     run_benchmark,
 )
+from benchmarks.bfcl.purposes import PURPOSES
+from benchmarks.bfcl.split import span
 from cli.options import (
+    USER_MEMORY,
     category_option,
     concurrency_option,
+    memory_db_path,
     mode_option,
     model_option,
     retrieval_option,
@@ -91,10 +95,25 @@ def _show(summary: Summary) -> None:
         f"per task: {p.model_calls} model calls, {p.prompt_tokens}+{p.completion_tokens} tokens, "
         f"{p.actions} actions, {p.retries} retries, {p.replans} re-plans, {p.wall_s:.2f} s"
     )
+    c = summary.calls_by_purpose_per_task
+    purposes = ", ".join(f"{name} {getattr(c, name):g}" for name in (*PURPOSES, "other"))
+    fallbacks = ", ".join(f"{k} {v:g}" for k, v in sorted(c.fallbacks.items()) if v) or "0"
+    click.echo(
+        f"calls per task by purpose: {purposes}; re-asks {c.reasks:g}, retries {c.retries:g}, "
+        f"plan fallbacks {fallbacks}"
+    )
     click.echo(
         f"this run: {summary.tasks_run} task(s) in {summary.elapsed_s:.1f} s "
         f"({summary.tasks_per_minute:.1f} tasks/min at concurrency {summary.concurrency})"
     )
+    m = summary.memory
+    if m is not None:
+        whose = "your memory store" if m.user_store else "memory file"
+        scripted = ", scripted entries offered" if m.include_scripted else ""
+        click.echo(
+            f"memory: {whose} {m.path} ({'learning' if m.learn else 'read-only'}{scripted}); "
+            f"learned from task indices {span(m.learned_indices)}"
+        )
     for name, path in summary.files.items():
         click.echo(f"  {name}: {path}")
 
@@ -126,15 +145,23 @@ def _show(summary: Summary) -> None:
 )
 @click.option(
     "--memory-db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Memory store for agents with memory [default: your memory store, as "
-    "`steward memory` shows it]. Give a fresh file to keep experiments apart.",
+    metavar="FILE|user",
+    help="Memory file of agents with memory [default: OUT/memory.db, kept apart from your "
+    f"own store]. `{USER_MEMORY}`: your own memory store, the one `steward run` reads "
+    "($STEWARD_MEMORY_DB or <data dir>/memory.db); the run then learns into it. "
+    "(A file named user: ./user.)",
 )
 @retrieval_option
 @click.option(
     "--no-learn",
     is_flag=True,
     help="Only read memory; write nothing from the tasks that pass.",
+)
+@click.option(
+    "--scripted-memory",
+    is_flag=True,
+    help="Also offer memory entries that scripted models made (the oracle's ground-truth "
+    "replays, marked source=scripted); by default no model is shown them.",
 )
 @click.option(
     "--max-steps",
@@ -166,8 +193,9 @@ def bfcl(
     agent: str,
     mode: str,
     out: Path,
-    memory_db: Path | None,
+    memory_db: str | None,
     no_learn: bool,
+    scripted_memory: bool,
     memory_retrieval: str | None,
     max_steps: int | None,
     max_arg_chars: int | None,
@@ -180,15 +208,24 @@ def bfcl(
     """Run BFCL v4 multi-turn tasks through an agent and score them with BFCL's own checker.
 
     Results go to --out: one JSONL line per task (an interrupted run resumes and skips the
-    finished tasks), a summary JSON, results.md (every run in the folder: the ablation table)
-    and PNG plots. Agents with memory read it before planning and learn from every task the
-    checker passes (and only those); `steward memory list` shows what was learned.
+    finished tasks), a summary JSON, results.md (every run in the folder: the ablation table,
+    and where the model calls go: plan, replan, act, evaluate, answer, summarize, re-asks,
+    retries, plan fallbacks) and PNG plots.
+
+    Agents with memory read it before planning and learn from every task the checker passes
+    (and only those), into OUT/memory.db unless --memory-db says otherwise (`steward memory
+    --db OUT/memory.db list` shows what was learned). What a scripted model (the oracle)
+    teaches is marked so and offered to no model without --scripted-memory. Task N of every
+    BFCL multi-turn category is a version of multi_turn_base task N, so a memory never
+    evaluates a task whose index it has learned from, in any category: such a run is refused
+    (the memory file's ledger, FILE.learned.jsonl, lists what it learned from).
 
     \b
     Examples:
       steward bench bfcl --model oracle --json                 # must be 100%
       steward bench bfcl --category multi_turn_base --limit 20 --concurrency 8
       steward bench bfcl --agent single --base-url http://gpu:8000/v1 --model Qwen/Qwen3-8B
+      steward bench bfcl --model Qwen/Qwen3-8B --memory-db user   # learn into your own store
     """
     limits = {"max_steps": max_steps, "max_arg_chars": max_arg_chars}
     settings = AgentSettings.model_validate({k: v for k, v in limits.items() if v is not None})
@@ -208,8 +245,9 @@ def bfcl(
         offset=offset,
         concurrency=concurrency,
         out=out,
-        memory_db=memory_db,
+        memory_db=memory_db_path(memory_db),
         learn=not no_learn,
+        include_scripted=scripted_memory,
         memory_retrieval=memory_retrieval,  # type: ignore[arg-type]
         settings=settings,
         single_max_steps=max_steps or BenchConfig.model_fields["single_max_steps"].default,

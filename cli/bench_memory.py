@@ -21,6 +21,7 @@ from benchmarks.bfcl.curve import (
     CurveConfig,
     run_curve,
 )
+from benchmarks.bfcl.split import span
 from cli.bench_bfcl import ProgressBar
 from cli.options import (
     category_option,
@@ -60,6 +61,11 @@ def _show(curve: Curve) -> None:
             f"{100 * s.per_turn_accuracy:>8.1f}% {s.per_task.prompt_tokens:>16} "
             f"{s.per_task.actions:>13}"
         )
+    click.echo(
+        f"memory learned from task indices {span(curve.learned_indices)} "
+        f"({curve.fill_passed} of {curve.fill_tasks} fill tasks passed); evaluated on "
+        f"{span(curve.config.eval_indices())}"
+    )
     for name, path in curve.files.items():
         click.echo(f"  {name}: {path}")
 
@@ -159,8 +165,17 @@ def memory(
     copy, memory read-only, and once with memory off (point 0): same model, same tasks. The
     table compares accuracy, tokens and actions, and how often the template memory offered
     recruits the right apps; --out gets curve.md, curve.json, curve.png and every run's
-    results. An interrupted curve resumes where it stopped. Experiments use their own memory
-    files in --out, never your memory store.
+    results. An interrupted curve resumes where it stopped.
+
+    Held out means held out: task N of every BFCL multi-turn category is a version of
+    multi_turn_base task N, so the fill and evaluation slices may share no index (checked
+    here, and again by every evaluation against its memory's ledger of learned tasks).
+
+    Experiments use their own memory files in --out, never your memory store. A scripted
+    fill model (`oracle`) marks its entries as scripted; this experiment offers them to the
+    evaluated model on purpose (a teacher), which `steward run` never does. To keep what the
+    fill learned: steward memory --db OUT/memory/after-0050.db export m.json, then
+    steward memory import m.json.
 
     \b
     Examples:

@@ -4,6 +4,7 @@ set-up of the benchmarks."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -43,6 +44,32 @@ retrieval_option = click.option(
     help="How memory is searched: fts (BM25), embedding (sentence similarity; needs "
     "steward[embeddings]) or hybrid [default: $STEWARD_MEMORY_RETRIEVAL or fts].",
 )
+
+
+USER_MEMORY = "user"
+"""``--memory-db user``: the user's own memory store (the one ``steward run`` reads)."""
+
+
+def memory_db_path(value: str | None) -> Path | None:
+    """``--memory-db``'s value as a file: ``user`` is the user's own store, ``None`` the
+    benchmark's default (a file in its ``--out`` folder), anything else a path."""
+    if value is None:
+        return None
+    if value == USER_MEMORY:
+        from memory import default_path
+
+        return default_path()
+    if not value.strip():
+        raise click.BadParameter(
+            "give a file path, or `user` for your own memory store", param_hint="--memory-db"
+        )
+    path = Path(value).expanduser()
+    if path.is_dir():
+        raise click.BadParameter(
+            f"{value} is a folder; give a memory file (e.g. {value}/memory.db)",
+            param_hint="--memory-db",
+        )
+    return path
 
 
 def server_options(command: F) -> F:

@@ -5,7 +5,9 @@ instances). ``turns`` mode runs the agent once per user turn, showing held-out f
 the task says so, and records the calls of each turn; ``compound`` mode runs all turns as one
 instruction. The official checker scores the recorded calls. A task's result is appended to
 ``<out>/<key>.jsonl`` as soon as it is scored, so an interrupted run resumes where it stopped.
-Memory (for agents that have it) learns only from tasks the checker passed.
+Memory (for agents that have it) learns only from tasks the checker passed, into
+``<out>/memory.db`` unless told otherwise, and is never used on a task whose index it learned
+from (see ``benchmarks.bfcl.learning``).
 """
 
 from __future__ import annotations
@@ -23,20 +25,25 @@ from agents.records import RunRecord
 from benchmarks.bfcl.calls import CallFormatError, format_call
 from benchmarks.bfcl.data import BfclTask, load_tasks, tool_index
 from benchmarks.bfcl.instructions import compound_instruction, turn_instruction
+from benchmarks.bfcl.learning import BenchMemory
 from benchmarks.bfcl.models import ModelSource, TaskModels
+from benchmarks.bfcl.purposes import CallCounts, count_calls
 from benchmarks.bfcl.report import read_results, write_reports
-from benchmarks.bfcl.results import BenchConfig, Summary, TaskResult, Totals, TurnResult
+from benchmarks.bfcl.results import (
+    LEGACY_SETTINGS,
+    BenchConfig,
+    Summary,
+    TaskResult,
+    Totals,
+    TurnResult,
+)
 from benchmarks.bfcl.score import Decoded, checker_model_name, score_task
 from benchmarks.bfcl.settings_file import changed_settings, save_settings
 from benchmarks.bfcl.single import run_single_turn
-from benchmarks.bfcl.turn import (
-    RequestExperience,
-    StewardContext,
-    TurnRun,
-    run_steward_turn,
-)
+from benchmarks.bfcl.turn import StewardContext, TurnRun, run_steward_turn
 from benchmarks.bfcl.world import LoggedCall, TaskWorld
-from core.errors import StewardError, UserError
+from core.errors import UserError
+from core.usage import CallRecord, Usage
 from memory.runs import RunStore
 
 log = logging.getLogger("steward.benchmarks")
@@ -66,7 +73,7 @@ class Harness:
         self.checker_name = checker_model_name()
         self.tag = uuid.uuid4().hex[:6]
         self.settings = config.variant_settings()
-        self.experience: Experience = NoExperience()
+        self.memory = BenchMemory(config, source) if config.uses_memory else None
         self._ctx: StewardContext | None = None
 
     @property
@@ -76,13 +83,14 @@ class Harness:
     def _steward_context(self) -> StewardContext:
         if self._ctx is None:
             self.config.out.mkdir(parents=True, exist_ok=True)
-            if self.config.uses_memory:
-                self.experience = self._memory()
+            experience: Experience = (
+                NoExperience() if self.memory is None else self.memory.experience
+            )
             self._ctx = StewardContext(
                 settings=self.settings,
                 store=RunStore(self.config.out / "runs.db"),
                 checkpoints=self.config.out / "checkpoints.db",
-                experience=self.experience,
+                experience=experience,
                 limits=BudgetLimits(max_calls=self.config.max_calls_per_turn),
                 run_settings={
                     "benchmark": "bfcl",
@@ -94,20 +102,6 @@ class Harness:
             )
         return self._ctx
 
-    def _memory(self) -> RequestExperience:
-        from agents.memory_experience import MemoryExperience
-        from memory import MemoryStore
-
-        return RequestExperience(
-            MemoryExperience(
-                MemoryStore(self.config.memory_path(), retrieval=self.config.memory_retrieval),
-                summarizer=self.source.summarizer(),
-                model_name=self.source.label,
-                source="bench",
-                learn_in_run=False,
-            )
-        )
-
     async def run(self) -> Summary:
         """Run every selected task not already in the results file; write the reports."""
         cfg = self.config
@@ -116,6 +110,8 @@ class Harness:
         self._check_settings()
         done = read_results(self.results_path)
         todo = [t for t in tasks if t.id not in done]
+        if self.memory is not None:
+            self.memory.check([t.id for t in todo])
         if self.on_start is not None:
             self.on_start(len(todo), len(tasks) - len(todo))
         gate = asyncio.Semaphore(cfg.concurrency)
@@ -123,6 +119,8 @@ class Harness:
 
         async def one(task: BfclTask) -> None:
             async with gate:
+                if self.memory is not None:
+                    self.memory.guard(task.id)
                 result = await self.run_task(task)
             with self.results_path.open("a", encoding="utf-8") as fh:
                 fh.write(result.model_dump_json() + "\n")
@@ -142,14 +140,20 @@ class Harness:
         elapsed = time.monotonic() - started
         results = [done[t.id] for t in tasks if t.id in done]
         return write_reports(
-            cfg, self.source.label, results, elapsed_s=elapsed, tasks_run=len(todo)
+            cfg,
+            self.source.label,
+            results,
+            elapsed_s=elapsed,
+            tasks_run=len(todo),
+            memory=None if self.memory is None else self.memory.report(),
         )
 
     def _check_settings(self) -> None:
         """Refuse to add results made under other settings to an existing results file."""
         path = self.config.out / f"{self.key}.settings.json"
         current = self.config.result_settings()
-        changed = changed_settings(path, current) if self.results_path.exists() else {}
+        exists = self.results_path.exists()
+        changed = changed_settings(path, current, legacy=LEGACY_SETTINGS) if exists else {}
         if changed:
             raise UserError(
                 f"{self.results_path} holds results made with other settings "
@@ -202,14 +206,16 @@ class Harness:
                     retrieved=run.retrieved,
                     template_apps=run.template_apps,
                     totals=run.totals,
+                    calls_by_purpose=run.by_purpose,
                 )
             )
         decoded: Decoded = [[[c] for c in turn.calls] for turn in turns]
         score = score_task(task, decoded, model_name=self.checker_name, compound=compound)
-        if score.valid and cfg.learn:
-            await self._learn(records)
+        learning: list[CallRecord] = []
+        if score.valid and self.memory is not None:
+            learning = await self.memory.learn(task.id, records)
         judged = [t.recruited for t in turns if t.recruited is not None]
-        totals = Totals.total(t.totals for t in turns)
+        totals = Totals.total(t.totals for t in turns) + _usage_totals(learning)
         totals.wall_s = round(time.monotonic() - started, 3)
         return TaskResult(
             id=task.id,
@@ -225,6 +231,8 @@ class Harness:
             turn_count=score.turn_count,
             recruitment=sum(judged) / len(judged) if judged else None,
             totals=totals,
+            calls_by_purpose=CallCounts.total(t.calls_by_purpose for t in turns)
+            + count_calls(learning),
             started_at=started_at,
             finished_at=time.time(),
             turns=turns,
@@ -254,14 +262,15 @@ class Harness:
 
         return steward
 
-    async def _learn(self, records: list[RunRecord]) -> None:
-        if not isinstance(self.experience, RequestExperience):
-            return
-        for record in records:
-            try:
-                await self.experience.learn(record, verified=True)
-            except StewardError as exc:  # learning is best effort
-                log.warning("memory not written for %s: %s", record.run_id, exc)
+
+def _usage_totals(calls: list[CallRecord]) -> Totals:
+    """Model calls and tokens of ``calls`` (the summaries of learning) as totals."""
+    usage = Usage.total(c.usage for c in calls)
+    return Totals(
+        model_calls=usage.calls,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+    )
 
 
 def _call_strings(calls: list[LoggedCall]) -> tuple[list[str], list[str]]:

@@ -31,6 +31,9 @@ class ModelSource(Protocol):
 
     label: str
     """Model name shown in reports."""
+    scripted: bool
+    """A scripted or replay model (not a served one): what it teaches memory is marked so
+    (``Provenance.source == "scripted"``) and offered to models only when asked."""
 
     def for_task(self, task: BfclTask, *, compound: bool, max_calls: int) -> TaskModels: ...
 
@@ -47,6 +50,7 @@ class OracleSource:
     def __init__(self, *, broken: bool = False) -> None:
         self.broken = broken
         self.label = ORACLE_BROKEN if broken else ORACLE
+        self.scripted = True
 
     def for_task(self, task: BfclTask, *, compound: bool, max_calls: int) -> OracleModels:
         return OracleModels(
@@ -81,6 +85,7 @@ class PoolSource:
         self.config = config
         self.pool = ModelPool(config)
         self.label = config.default.model
+        self.scripted = False
 
     def for_task(self, task: BfclTask, *, compound: bool, max_calls: int) -> TaskModels:
         return _PooledTask(self)

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from benchmarks.bfcl.results import BenchConfig, Summary, TaskResult, Totals
+from benchmarks.bfcl.purposes import PURPOSES, CallCounts, CallMeans
+from benchmarks.bfcl.results import BenchConfig, MemoryReport, Summary, TaskResult, Totals
+from benchmarks.bfcl.split import span
 
 log = logging.getLogger("steward.benchmarks")
 
@@ -55,6 +57,7 @@ def summarize(
     turns = sum(r.turn_count for r in results)
     judged = [t.recruited for r in results for t in r.turns if t.recruited is not None]
     totals = Totals.total(r.totals for r in results)
+    calls = CallCounts.total(r.calls_by_purpose for r in results)
     per_task = Totals(
         model_calls=round(totals.model_calls / n) if n else 0,
         prompt_tokens=round(totals.prompt_tokens / n) if n else 0,
@@ -80,6 +83,9 @@ def summarize(
         tasks_run=tasks_run,
         tasks_per_minute=round(tasks_run / elapsed_s * 60, 2) if elapsed_s > 0 else 0.0,
         concurrency=config.concurrency,
+        calls_by_purpose=calls,
+        calls_by_purpose_per_task=CallMeans.of(calls, n),
+        task_calls_by_purpose={r.id: r.calls_by_purpose for r in results},
     )
 
 
@@ -90,18 +96,20 @@ def write_reports(
     *,
     elapsed_s: float = 0.0,
     tasks_run: int = 0,
+    memory: MemoryReport | None = None,
 ) -> Summary:
     """Write the summary JSON, the Markdown table and the plots; returns the summary."""
     out = config.out
     key = config.key(model)
     summary = summarize(config, model, results, elapsed_s=elapsed_s, tasks_run=tasks_run)
+    summary.memory = memory
     summary.files = {
         "results": str(out / f"{key}.jsonl"),
         "summary": str(out / f"{key}.summary.json"),
         "markdown": str(out / MARKDOWN),
     }
-    if config.uses_memory:
-        summary.files["memory"] = str(config.memory_path())
+    if memory is not None:
+        summary.files["memory"] = memory.path
     if importlib.util.find_spec("matplotlib") is not None:
         summary.files["accuracy_plot"] = str(out / ACCURACY_PNG)
         summary.files["tokens_plot"] = str(out / f"{key}.tokens.png")
@@ -149,7 +157,79 @@ def markdown(summaries: Sequence[Summary]) -> str:
             f"| {p.model_calls} | {p.prompt_tokens} | {p.completion_tokens} | {p.actions} "
             f"| {p.retries} | {p.replans} | {p.wall_s:.2f} | {s.tasks_per_minute:.1f} |"
         )
+    lines += ["", *_calls_table(summaries), *_memory_lines(summaries)]
+    for s in summaries:
+        lines += ["", *_task_calls(s)]
     return "\n".join(lines) + "\n"
+
+
+_CALL_COLUMNS = [*PURPOSES, "other", "reasks", "retries"]
+_CALL_HEADER = (
+    "| plan | replan | act | evaluate | answer | summarize | other | re-asks | retries "
+    "| fallbacks |"
+)
+
+
+def _fallbacks(values: dict[str, int] | dict[str, float]) -> str:
+    shown = [f"{kind} {v:g}" for kind, v in sorted(values.items()) if v]
+    return ", ".join(shown) or "0"
+
+
+def _call_cells(counts: CallCounts | CallMeans) -> str:
+    cells = [f"{getattr(counts, c):g}" for c in _CALL_COLUMNS]
+    return " | ".join([*cells, _fallbacks(counts.fallbacks)])
+
+
+def _calls_table(summaries: Sequence[Summary]) -> list[str]:
+    """Where the model calls go, per arm: means per task, then totals."""
+    lines = [
+        "## Model calls by purpose",
+        "",
+        "Call records by purpose (a plan's repair rounds count as plan calls); re-asks are the "
+        "requests inside them beyond the first (calls + re-asks = the calls column above); "
+        "retries are subtask attempts beyond the first; fallbacks are plans or re-plans made "
+        "without a valid model answer, by kind.",
+        "",
+        f"| category | agent | mode | model | per | {_CALL_HEADER.removeprefix('| ')}",
+        "|---|---|---|---|---|" + "---:|" * (len(_CALL_COLUMNS) + 1),
+    ]
+    for s in summaries:
+        arm = f"| {s.category} | {s.agent} | {s.mode} | {s.model}"
+        lines.append(f"{arm} | task | {_call_cells(s.calls_by_purpose_per_task)} |")
+        lines.append(f"{arm} | all {s.tasks} | {_call_cells(s.calls_by_purpose)} |")
+    return lines
+
+
+def _memory_lines(summaries: Sequence[Summary]) -> list[str]:
+    lines = []
+    for s in summaries:
+        m = s.memory
+        if m is None:
+            continue
+        whose = "your memory store" if m.user_store else "memory file"
+        lines.append(
+            f"- {s.category} / {s.agent} / {s.mode} / {s.model}: {whose} `{m.path}` "
+            f"({'learning' if m.learn else 'read-only'}"
+            f"{', scripted entries offered' if m.include_scripted else ''}); it has learned "
+            f"from task indices {span(m.learned_indices)}, held out from evaluation with it "
+            "in every category."
+        )
+    return ["", "## Memory", "", *lines] if lines else []
+
+
+def _task_calls(s: Summary) -> list[str]:
+    """One row per task (collapsed), and the total."""
+    lines = [
+        f"<details><summary>Model calls per task: {s.category} / {s.agent} / {s.mode} / "
+        f"{s.model}</summary>",
+        "",
+        f"| task | calls {_CALL_HEADER}",
+        "|---|---:|" + "---:|" * (len(_CALL_COLUMNS) + 1),
+    ]
+    for task_id, counts in s.task_calls_by_purpose.items():
+        lines.append(f"| {task_id} | {counts.requests} | {_call_cells(counts)} |")
+    lines.append(f"| all | {s.calls_by_purpose.requests} | {_call_cells(s.calls_by_purpose)} |")
+    return [*lines, "", "</details>"]
 
 
 def write_plots(

@@ -10,11 +10,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.settings import AgentSettings
+from benchmarks.bfcl.purposes import CallCounts, CallMeans
 from memory.embedding import Retrieval
 
 AgentName = Literal["steward", "single", "no-eval", "sequential", "no-memory"]
 AGENTS: tuple[str, ...] = ("steward", "single", "no-eval", "sequential", "no-memory")
 Mode = Literal["turns", "compound"]
+MEMORY_FILE = "memory.db"
+"""A benchmark's own memory file, in its ``--out`` folder."""
 
 
 class BenchConfig(BaseModel):
@@ -41,10 +44,14 @@ class BenchConfig(BaseModel):
     out: Path = Path("bfcl-results")
     """Folder for results, run records, checkpoints and memory."""
     memory_db: Path | None = None
-    """Memory store for agents with memory; default: the user's store
-    (:func:`memory.default_path`), so ``steward memory list`` shows what a run learned."""
+    """Memory store for agents with memory; default: ``<out>/memory.db``, so experiments never
+    touch the user's store unless it is passed here (:func:`memory.default_path`)."""
     memory_retrieval: Retrieval | None = None
     """How memory is searched; ``None``: ``$STEWARD_MEMORY_RETRIEVAL``, else ``fts``."""
+    include_scripted: bool = False
+    """Also offer memory entries made by scripted models (the oracle's ground-truth replays) to
+    the agents; off, they are never offered (``steward bench memory`` turns it on to let the
+    replay teach a model)."""
     learn: bool = True
     """Write memory from tasks the checker passed; off: memory is only read (to evaluate a
     fixed memory, as ``steward bench memory`` does)."""
@@ -83,14 +90,18 @@ class BenchConfig(BaseModel):
         )
 
     def memory_path(self) -> Path:
-        from memory import default_path
-
-        return self.memory_db or default_path()
+        """The memory file agents with memory read and learn into."""
+        return self.memory_db or self.out / MEMORY_FILE
 
     def key(self, model: str) -> str:
         """File stem of this run's results: category, agent, mode and model."""
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", model).strip("-") or "model"
         return f"{self.category}__{self.agent}__{self.mode}__{slug}"
+
+
+LEGACY_SETTINGS: dict[str, object] = {"include_scripted": True}
+"""Result settings as they were in effect before they were saved: results made before the
+scripted-entry filter existed were offered every memory entry."""
 
 
 class Totals(BaseModel):
@@ -153,6 +164,8 @@ class TurnResult(BaseModel):
     template_apps: list[str] | None = None
     """Apps of the best guideline memory offered for this turn's plan (``None``: none)."""
     totals: Totals = Field(default_factory=Totals)
+    calls_by_purpose: CallCounts = Field(default_factory=CallCounts)
+    """This turn's model calls by purpose."""
 
 
 class TaskResult(BaseModel):
@@ -177,6 +190,9 @@ class TaskResult(BaseModel):
     recruitment: float | None = None
     """Share of turns with ground-truth calls whose recruited apps matched."""
     totals: Totals = Field(default_factory=Totals)
+    """The turns' totals, plus the summary calls of learning from a passed task."""
+    calls_by_purpose: CallCounts = Field(default_factory=CallCounts)
+    """Model calls by purpose (the turns', and ``summarize`` when memory learned)."""
     started_at: float = 0.0
     """Unix time the task started (throughput over resumed runs can be read from these)."""
     finished_at: float = 0.0
@@ -185,6 +201,25 @@ class TaskResult(BaseModel):
     @property
     def per_turn_accuracy(self) -> float:
         return self.turns_passed / self.turn_count if self.turn_count else 0.0
+
+
+class MemoryReport(BaseModel):
+    """Which memory a benchmark run used, and what that memory has learned from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    """The memory file."""
+    user_store: bool = False
+    """It is the user's own store (``--memory-db user``), which ``steward run`` reads."""
+    learn: bool = True
+    """The run learned into it from the tasks the checker passed."""
+    include_scripted: bool = False
+    """Entries made by scripted models were offered to the agents."""
+    learned_tasks: list[str] = Field(default_factory=list)
+    """Ids of every BFCL task this memory has learned from (any run, any category)."""
+    learned_indices: list[int] = Field(default_factory=list)
+    """Their indices: task N of every category is held out from evaluation with this memory."""
 
 
 class Summary(BaseModel):
@@ -214,5 +249,13 @@ class Summary(BaseModel):
     tasks_per_minute: float = 0.0
     """``tasks_run`` per minute of ``elapsed_s``."""
     concurrency: int = 1
+    calls_by_purpose: CallCounts = Field(default_factory=CallCounts)
+    """Model calls by purpose over all tasks."""
+    calls_by_purpose_per_task: CallMeans = Field(default_factory=CallMeans)
+    """The same, per task (means)."""
+    task_calls_by_purpose: dict[str, CallCounts] = Field(default_factory=dict)
+    """Task id -> its model calls by purpose."""
+    memory: MemoryReport | None = None
+    """The memory file read and learned into (agents with memory)."""
     files: dict[str, str] = Field(default_factory=dict)
     """What was written: results JSONL, summary, Markdown, plots."""

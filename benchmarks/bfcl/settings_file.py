@@ -21,9 +21,13 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def changed_settings(path: Path, current: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+def changed_settings(
+    path: Path, current: Mapping[str, Any], *, legacy: Mapping[str, Any] | None = None
+) -> dict[str, tuple[Any, Any]]:
     """``key -> (saved, current)`` for every (flattened) setting that differs from the ones
-    saved at ``path``: none when nothing is saved, all of them when the file is unreadable."""
+    saved at ``path``: none when nothing is saved, all of them when the file is unreadable.
+    ``legacy``: the value a setting had in effect before it was saved (files written before
+    the setting existed)."""
     if not path.exists():
         return {}
     try:
@@ -31,6 +35,8 @@ def changed_settings(path: Path, current: Mapping[str, Any]) -> dict[str, tuple[
     except (OSError, ValueError):
         saved = {}
     old = flatten(saved if isinstance(saved, dict) else {})
+    if old:
+        old = {**(legacy or {}), **old}
     new = flatten(current)
     return {
         k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)

@@ -15,6 +15,7 @@ from agents.settings import AgentSettings
 from agents.staff import StaffAgent
 from apps import App, Tool
 from benchmarks.bfcl.models import TaskModels
+from benchmarks.bfcl.purposes import count_calls
 from benchmarks.bfcl.results import Totals
 from benchmarks.bfcl.turn import TurnRun
 from benchmarks.bfcl.world import TaskWorld
@@ -113,4 +114,5 @@ async def run_single_turn(
         error=None if status == "succeeded" else attempt.status,
         apps_planned=used,
         totals=totals,
+        by_purpose=count_calls(attempt.calls),
     )

@@ -16,6 +16,7 @@ from agents.registry import Registry, builtin_specialists
 from agents.settings import AgentSettings
 from benchmarks.bfcl.instructions import current_request
 from benchmarks.bfcl.models import TaskModels
+from benchmarks.bfcl.purposes import CallCounts, count_record
 from benchmarks.bfcl.results import Totals
 from benchmarks.bfcl.world import TaskWorld
 from core.errors import RunError, ServerError
@@ -41,6 +42,8 @@ class TurnRun:
     """Memory entries put into this run's prompts (guidelines and expertise)."""
     template_apps: list[str] | None = None
     """Apps recruited by the best guideline memory offered as a template (``None``: none)."""
+    by_purpose: CallCounts = field(default_factory=CallCounts)
+    """The run's model calls by purpose."""
 
 
 class RequestExperience:
@@ -146,6 +149,7 @@ async def run_steward_turn(
         record=record,
         retrieved=retrieved_count(record),
         template_apps=template_apps(record, ctx.registry),
+        by_purpose=count_record(record),
     )
 
 

@@ -17,6 +17,7 @@ from benchmarks.bfcl import (
     load_tasks,
     run_benchmark,
 )
+from benchmarks.bfcl.instructions import current_request
 from benchmarks.bfcl.report import read_results
 from benchmarks.bfcl.score import score_task
 
@@ -163,7 +164,7 @@ async def test_memory_learns_only_from_tasks_the_checker_passed(tmp_path: Path) 
     await run_benchmark(good, OracleSource())
     learned = MemoryStore(good.memory_path()).stats()
     assert learned["guidelines"]["count"] > 0 and learned["expertise"]["count"] > 0
-    bad = config(tmp_path, limit=2, offset=2)
+    bad = config(tmp_path, limit=2, offset=2, include_scripted=True)  # the oracle's entries
     await run_benchmark(bad, OracleSource(broken=True))
     after = MemoryStore(bad.memory_path()).stats()
     for kind in ("guidelines", "expertise"):
@@ -207,29 +208,26 @@ async def test_the_known_ground_truth_defect_fails_in_turns_and_passes_in_compou
 
 
 async def test_memory_is_retrieved_for_the_same_requests_again(tmp_path: Path) -> None:
-    """What a passed task taught is found again when its requests come back."""
-    from benchmarks.bfcl.instructions import current_request
+    """What a passed task taught is found again when its requests come back (looked up, not
+    evaluated: a memory never evaluates the tasks it learned from)."""
+    from agents.memory_experience import MemoryExperience
+    from benchmarks.bfcl.split import SplitLeakError
+    from benchmarks.bfcl.turn import RequestExperience
     from memory import MemoryStore
-    from memory.runs import RunStore
 
     memory_db = tmp_path / "memory.db"
-    await run_benchmark(config(tmp_path, limit=2, memory_db=memory_db), OracleSource())
+    first = config(tmp_path, limit=2, memory_db=memory_db)
+    await run_benchmark(first, OracleSource())
     learned = {e.id: e.instruction for e in MemoryStore(memory_db).list("guideline", limit=None)}
-    again = BenchConfig(
-        category="multi_turn_base",
-        limit=2,
-        out=tmp_path / "again",
-        memory_db=memory_db,
-        learn=False,
-    )
-    await run_benchmark(again, OracleSource())
-    results = read_results(again.out / f"{again.key('oracle')}.jsonl")
-    store = RunStore(again.out / "runs.db")
+    lookup = RequestExperience(MemoryExperience(MemoryStore(memory_db), include_scripted=True))
+    results = read_results(first.out / f"{first.key('oracle')}.jsonl")
     for result in results.values():
         for turn in result.turns:
-            assert turn.retrieved > 0
-            record = store.load_run(turn.run_id)
-            ids = record["retrieved"]["guidelines"][0]["ids"]
+            _, found = lookup.guidelines_for(turn.instruction)
             request = current_request(turn.instruction)
-            assert learned[ids[0]] == request  # the best hit is this very request's guideline
-    assert {e.id for e in MemoryStore(memory_db).list("guideline", limit=None)} == set(learned)
+            assert learned[found[0]["ids"][0]] == request  # the best hit is this very request's
+    again = BenchConfig(
+        category="multi_turn_base", limit=2, out=tmp_path / "again", memory_db=memory_db
+    )
+    with pytest.raises(SplitLeakError, match=r"task\(s\) 0-1"):
+        await run_benchmark(again, OracleSource())

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from benchmarks.bfcl import OracleSource
 from benchmarks.bfcl.curve import CurveConfig, copy_database, run_curve
+from benchmarks.bfcl.split import SplitLeakError
 from cli.main import cli
 from core.errors import UserError
 from memory import MemoryStore, default_path
@@ -98,6 +99,8 @@ def test_bench_memory_cli(tmp_path: Path) -> None:
     text = runner.invoke(cli, [*args, "--fresh"])
     assert text.exit_code == 0, text.output
     assert "memory curve on multi_turn_base" in text.stdout and "curve.md" in text.stdout
+    assert "memory learned from task indices 0, 2 (2 of 2 fill tasks passed)" in text.stdout
+    assert "evaluated on 1\n" in text.stdout
     bad = runner.invoke(cli, [*args, "--split", "blocks", "--eval-offset", "1"])
     assert bad.exit_code == 2 and "overlap" in bad.output
     assert runner.invoke(cli, [*args, "--points", "x"]).exit_code == 2
@@ -132,3 +135,30 @@ async def test_a_folder_with_other_settings_is_not_resumed(tmp_path: Path) -> No
         )
     more = CurveConfig(fill=1, eval=1, out=tmp_path, points=[1], concurrency=2)
     assert len((await run_curve(more, OracleSource, OracleSource)).points) == 2
+
+
+async def test_the_curve_says_what_memory_learned_from_and_never_evaluates_it(
+    tmp_path: Path,
+) -> None:
+    cfg = CurveConfig(fill=3, eval=2, points=[3], out=tmp_path)
+    broken_eval = lambda: OracleSource(broken=True)  # noqa: E731
+    curve = await run_curve(cfg, OracleSource, broken_eval)
+    assert curve.learned_indices == [0, 2, 4] and curve.fill_scripted
+    assert not set(curve.learned_indices) & set(cfg.eval_indices())
+    table = (tmp_path / "curve.md").read_text()
+    assert "memory learned only from those: task indices 0, 2, 4." in table
+    assert "`oracle` is a scripted model: its entries are offered to `oracle-broken`" in table
+    assert json.loads((tmp_path / "curve.json").read_text())["learned_indices"] == [0, 2, 4]
+    # the evaluated copy keeps the ledger of what its memory learned from
+    assert (tmp_path / "eval" / "after-0003" / "memory.db.learned.jsonl").exists()
+
+
+async def test_an_evaluation_slice_that_leaks_a_fill_index_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even past the configuration check, the evaluation refuses tasks its memory learned
+    from: the memory copies carry their ledgers."""
+    cfg = CurveConfig(fill=2, eval=2, points=[2], out=tmp_path)
+    monkeypatch.setattr(CurveConfig, "eval_indices", lambda self: [1, 2])  # 2 is a fill task
+    with pytest.raises(SplitLeakError, match=r"task\(s\) 2 \(multi_turn_base\)"):
+        await run_curve(cfg, OracleSource, OracleSource)
