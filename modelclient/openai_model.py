@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from modelclient.base import ChatMessage
 from modelclient.config import EndpointConfig, StructuredMode
@@ -20,6 +20,7 @@ from modelclient.engine import CallTally, ModelBase, Reply, Tracer
 from modelclient.probe import ProbeResult, remember_probe, run_probe, save_probe
 from modelclient.structured import schema_prompt
 from modelclient.transport import (
+    ChatReply,
     Connections,
     ProbeState,
     RequestRejected,
@@ -27,9 +28,6 @@ from modelclient.transport import (
     schema_key,
     send_chat,
 )
-
-if TYPE_CHECKING:
-    from openai.types.chat import ChatCompletion
 
 logger = logging.getLogger("steward.modelclient")
 
@@ -98,7 +96,7 @@ class OpenAIModel(ModelBase):
 
     async def _send_probe(
         self, messages: list[dict[str, str]], params: dict[str, Any]
-    ) -> ChatCompletion:
+    ) -> ChatReply:
         tally = CallTally()
         return await send_chat(self._connections, self.endpoint, messages, tally, **params)
 
@@ -181,13 +179,10 @@ class OpenAIModel(ModelBase):
     async def _request(
         self, messages: list[dict[str, str]], params: dict[str, Any], tally: CallTally
     ) -> Reply:
-        response = await send_chat(self._connections, self.endpoint, messages, tally, **params)
-        usage = response.usage
-        if usage is not None:
-            tally.prompt_tokens += usage.prompt_tokens or 0
-            tally.completion_tokens += usage.completion_tokens or 0
-        choice = response.choices[0]
-        return Reply(text=choice.message.content or "", truncated=choice.finish_reason == "length")
+        reply = await send_chat(self._connections, self.endpoint, messages, tally, **params)
+        tally.prompt_tokens += reply.prompt_tokens
+        tally.completion_tokens += reply.completion_tokens
+        return Reply(text=reply.text, truncated=reply.finish_reason == "length")
 
 
 def _dicts(messages: list[ChatMessage]) -> list[dict[str, str]]:

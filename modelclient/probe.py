@@ -25,7 +25,7 @@ from modelclient.config import StructuredMode
 from modelclient.structured import schema_prompt, validate
 
 if TYPE_CHECKING:
-    from openai.types.chat import ChatCompletion
+    from modelclient.transport import ChatReply
 
 logger = logging.getLogger("steward.modelclient")
 
@@ -41,7 +41,7 @@ _PROBE_MAX_TOKENS = 32
 _KNOWN: dict[str, ProbeResult] = {}  # probed in this process, by probe_key
 _TOOL = "report_status"
 
-Send = Callable[[list[dict[str, str]], dict[str, Any]], Awaitable["ChatCompletion"]]
+Send = Callable[[list[dict[str, str]], dict[str, Any]], Awaitable["ChatReply"]]
 
 
 class ProbeResult(BaseModel):
@@ -85,12 +85,9 @@ async def _check(
         return False
     except ServerError as exc:  # run_probe decides: a dead server, or one feature it fails on
         return exc
-    message = response.choices[0].message
     if name == "tool_calls":
-        calls = message.tool_calls or []
-        function = getattr(calls[0], "function", None) if calls else None
-        return function is not None and _valid(function.arguments)
-    return _valid(message.content)
+        return response.tool_arguments is not None and _valid(response.tool_arguments)
+    return _valid(response.text)
 
 
 async def run_probe(send: Send, base_url: str, model: str) -> ProbeResult:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from agents.budget import Budget
@@ -18,6 +19,7 @@ from memory.journal import ActionJournal
 from memory.runs import RunStore
 from orchestrator.events import EventKind
 from orchestrator.record import RunRecorder
+from orchestrator.state import apply
 
 
 class RunContext:
@@ -36,6 +38,10 @@ class RunContext:
     _run_id: str
     _started: float
     _retrieved: dict[str, Any]
+    _state: dict[str, Any]
+    """The run's state (``orchestrator.state.RunState``), in memory."""
+    _ready: dict[str, asyncio.Future[str]]
+    """Subtask id -> its final status, once its work has ended (what dependents wait for)."""
 
     @property
     def recorder(self) -> RunRecorder:
@@ -45,3 +51,8 @@ class RunContext:
         self, kind: EventKind, subtask_id: str | None = None, data: dict[str, Any] | None = None
     ) -> None:
         raise NotImplementedError
+
+    def _apply(self, update: dict[str, Any]) -> None:
+        """Merge a step's update into the state and save what changed."""
+        apply(self._state, update)
+        self.recorder.step(self._state)

@@ -1,22 +1,20 @@
-"""The nodes of the run graph: plan, schedule, route, replan, finish (``work`` is in
-``orchestrator.work``).
+"""The steps of a run that are not a subtask's work: plan, re-plan, finish.
 
-``Orchestrator`` (``orchestrator.runner``) inherits them; they use its agents, world, stores and
-settings. Each node returns a state update; heavy data goes to the run store, not the state.
+Each runs as a langgraph task (``orchestrator.flow``), so its result is checkpointed and a
+resumed run does not do it again. A step reads the run's state and returns an update of it
+(see ``orchestrator.state.apply``); heavy data goes to the run store, not the state.
+``Orchestrator`` (``orchestrator.runner``) inherits them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable
 from typing import Any
-
-from langgraph.types import Send
 
 from agents.plan import SchedulingGraph
 from memory.journal import JournalEntry
 from orchestrator.record import full_subtask
-from orchestrator.state import RunState, SubtaskState, WorkItem
+from orchestrator.state import SubtaskState, apply
 from orchestrator.work import SubtaskWork
 
 log = logging.getLogger("steward.orchestrator")
@@ -26,35 +24,26 @@ LEARNED = "memory.learn"
 
 
 class RunNodes(SubtaskWork):
-    """Node implementations; the attributes they use are set by ``Orchestrator``."""
+    """Step implementations; the attributes they use are set by ``Orchestrator``."""
 
-    # -- nodes --------------------------------------------------------------------------------
-
-    async def _plan(self, state: RunState) -> dict[str, Any]:
-        # every app's state before anything acts on it (inside the graph: a failing snapshot
-        # ends the run with its record, like any other error)
+    async def _plan(self, instruction: str) -> dict[str, Any]:
+        """Dynamic Recruitment: the scheduling graph, after every app's state is saved."""
+        # inside the run: a failing snapshot ends the run with its record, like any error
         states = {name: self.world.get(name).snapshot() for name in self.world.names}
         self.store.save_snapshots(self._run_id, "initial", states)
-        result = await self.steward.plan(
-            state["instruction"], guidelines=self._guidelines_for(state["instruction"])
-        )
+        result = await self.steward.plan(instruction, guidelines=self._guidelines_for(instruction))
+        graph = result.graph.model_dump()
         self._emit(
-            "plan",
-            data={
-                "graph": result.graph.model_dump(),
-                "notes": result.notes,
-                "fallback": result.fallback,
-            },
+            "plan", data={"graph": graph, "notes": result.notes, "fallback": result.fallback}
         )
         return {
-            "graph": result.graph.model_dump(),
-            "plans": [result.graph.model_dump()],
-            "subtasks": {n.id: _pending(n.model_dump()) for n in result.graph.nodes},
+            "graph": graph,
+            "plans": [graph],
+            "subtasks": {n.id: pending(n.model_dump()) for n in result.graph.nodes},
             "steward_calls": [c.model_dump(mode="json") for c in result.calls],
             "notes": result.notes,
             "fallbacks": [result.fallback] if result.fallback else [],
             "status": "running",
-            "apps": dict.fromkeys(states, "initial"),
         }
 
     def _guidelines_for(self, instruction: str) -> str:
@@ -70,81 +59,46 @@ class RunNodes(SubtaskWork):
         self._retrieved["guidelines"] = found
         return str(guidelines)
 
-    async def _schedule(self, state: RunState) -> dict[str, Any]:
-        """Mark the subtasks whose needs have all succeeded as running."""
-        subtasks = state.get("subtasks", {})
-        graph = state.get("graph") or {"nodes": []}
-        update: dict[str, SubtaskState] = {}
-        for node in graph["nodes"]:
-            sub = subtasks[node["id"]]
-            if sub["status"] == "pending" and all(
-                subtasks.get(d, {}).get("status") == "succeeded" for d in node["needs"]
-            ):
-                update[node["id"]] = {**sub, "status": "running"}
-                if not self.settings.parallel:
-                    break
-        return {"subtasks": update} if update else {}
-
-    async def _route(self, state: RunState) -> list[Hashable] | str:
-        subtasks = state.get("subtasks", {})
-        graph = state.get("graph") or {"nodes": []}
-        current = [subtasks[n["id"]] for n in graph["nodes"]]
-        running = [s for s in current if s["status"] == "running"]
-        if running:
-            return [Send("work", WorkItem(subtask=s, inputs=_inputs(s, subtasks))) for s in running]
-        if (
-            any(s["status"] == "failed" for s in current)
-            and state.get("replans", 0) < self.settings.max_replans
-        ):
-            return "replan"
-        return "finish"
-
-    async def _replan(self, state: RunState) -> dict[str, Any]:
+    async def _replan(self, replans: int) -> dict[str, Any]:
+        """Re-plan number ``replans``: the part of the graph that has not succeeded."""
+        state = self._state
         subtasks = state["subtasks"]
         graph = SchedulingGraph.model_validate(state["graph"])
         details = self.recorder.details
-        done = [
-            full_subtask(subtasks[n.id], details.get(n.id))
-            for n in graph.nodes
-            if subtasks[n.id]["status"] == "succeeded"
-        ]
-        failed = [
-            full_subtask(subtasks[n.id], details.get(n.id))
-            for n in graph.nodes
-            if subtasks[n.id]["status"] == "failed"
-        ]
-        waiting = [
-            full_subtask(subtasks[n.id], details.get(n.id))
-            for n in graph.nodes
-            if subtasks[n.id]["status"] == "pending"
-        ]
-        replans = state.get("replans", 0) + 1
-        result = await self.steward.replan(state["instruction"], done, failed, waiting)
-        taken = set(subtasks)
-        renames = {n.id: f"{n.id}_r{replans}" for n in result.graph.nodes if n.id in taken}
-        new_nodes = []
-        for n in result.graph.nodes:
-            new_nodes.append(
-                n.model_copy(
-                    update={
-                        "id": renames.get(n.id, n.id),
-                        "needs": [renames.get(d, d) for d in n.needs],
-                    }
-                )
+
+        def with_status(status: str) -> list[Any]:
+            return [
+                full_subtask(subtasks[n.id], details.get(n.id))
+                for n in graph.nodes
+                if subtasks[n.id]["status"] == status
+            ]
+
+        result = await self.steward.replan(
+            state["instruction"], with_status("succeeded"), with_status("failed"),
+            with_status("pending"),
+        )  # fmt: skip
+        renames = {n.id: f"{n.id}_r{replans}" for n in result.graph.nodes if n.id in subtasks}
+        new_nodes = [
+            n.model_copy(
+                update={
+                    "id": renames.get(n.id, n.id),
+                    "needs": [renames.get(d, d) for d in n.needs],
+                }
             )
+            for n in result.graph.nodes
+        ]
         kept = [n for n in graph.nodes if subtasks[n.id]["status"] == "succeeded"]
-        merged = SchedulingGraph(nodes=kept + new_nodes)
-        update: dict[str, SubtaskState] = {n.id: _pending(n.model_dump()) for n in new_nodes}
+        merged = SchedulingGraph(nodes=kept + new_nodes).model_dump()
+        update: dict[str, Any] = {n.id: pending(n.model_dump()) for n in new_nodes}
         for n in graph.nodes:
             if subtasks[n.id]["status"] == "pending":
                 update[n.id] = {**subtasks[n.id], "status": "skipped"}
         self._emit(
-            "replan",
-            data={"graph": merged.model_dump(), "replans": replans, "fallback": result.fallback},
+            "replan", data={"graph": merged, "replans": replans, "fallback": result.fallback}
         )
         return {
-            "graph": merged.model_dump(),
-            "plans": [merged.model_dump()],
+            "graph": merged,
+            "plans": [merged],
             "subtasks": update,
             "steward_calls": [c.model_dump(mode="json") for c in result.calls],
             "notes": result.notes,
@@ -152,11 +106,13 @@ class RunNodes(SubtaskWork):
             "replans": replans,
         }
 
-    async def _finish(self, state: RunState) -> dict[str, Any]:
+    async def _finish(self, _: Any = None) -> dict[str, Any]:
+        """The answer, the run's status, and memory after a verified success."""
+        state = self._state
         subtasks = state["subtasks"]
         graph = SchedulingGraph.model_validate(state["graph"])
         details = self.recorder.details
-        update: dict[str, SubtaskState] = {}
+        update: dict[str, Any] = {}
         for n in graph.nodes:
             if subtasks[n.id]["status"] in ("pending", "running"):
                 update[n.id] = {**subtasks[n.id], "status": "skipped"}
@@ -172,9 +128,8 @@ class RunNodes(SubtaskWork):
             "steward_calls": [call.model_dump(mode="json")] if call else [],
         }
         if ok and self.experience is not None:
-            out["notes"] = await self._learn(
-                self.recorder.record({**state, **out, "subtasks": merged}), out
-            )
+            final = self.recorder.record(apply(dict(state), out))
+            out["notes"] = await self._learn(final, out)
         return out
 
     async def _learn(self, final: Any, out: dict[str, Any]) -> list[str]:
@@ -200,7 +155,8 @@ class RunNodes(SubtaskWork):
         return []
 
 
-def _pending(node: dict[str, Any]) -> SubtaskState:
+def pending(node: dict[str, Any]) -> SubtaskState:
+    """A subtask of a new plan, not started."""
     return {
         "id": node["id"],
         "task_token": node["task_token"],
@@ -210,8 +166,3 @@ def _pending(node: dict[str, Any]) -> SubtaskState:
         "attempts": 0,
         "key_info": "",
     }
-
-
-def _inputs(sub: SubtaskState, subtasks: dict[str, SubtaskState]) -> dict[str, str]:
-    """Deliver the key information of what ``sub`` needs."""
-    return {d: subtasks[d].get("key_info", "") for d in sub.get("needs", [])}

@@ -1,12 +1,9 @@
-"""The run graph on langgraph: plan -> schedule -> work (parallel) -> schedule ... -> finish.
+"""The orchestrator: runs an instruction on langgraph (``orchestrator.flow``), keeps its record.
 
-``schedule`` is the join point: it sees every finished subtask, delivers key information to the
-subtasks that are now ready and fans them out with ``Send``; one ``work`` task runs a subtask's
-whole Assigned Execution + Adjusted Evaluation loop (attempt, verdict, retry with tips), so a
-retry never waits for unrelated subtasks. Failed subtasks whose retries ran out go to ``replan``.
-Every super-step is checkpointed with langgraph's SQLite saver; ``resume`` continues a killed run
-from its last checkpoint, skipping subtasks that finished, with app state restored from their
-snapshots.
+One langgraph entrypoint per run: plan -> every subtask started the moment its inputs are ready
+-> re-plan what failed -> finish. Each step is a langgraph task checkpointed with the SQLite
+saver as it returns; ``resume`` continues a killed run, skipping every step that finished,
+with the apps restored from the snapshots of the subtasks that finished on them.
 """
 
 from __future__ import annotations
@@ -20,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import END, START, StateGraph
+from langgraph.func import entrypoint, task
 
 from agents.budget import Budget, BudgetLimits
 from agents.experience import Experience
@@ -33,18 +30,18 @@ from core.errors import BudgetExceededError, RunError, StewardError, UserError
 from core.paths import data_dir
 from core.usage import CallRecord, Usage
 from memory.journal import ActionJournal
-from memory.runs import RunStore
+from memory.runs import RunNotFoundError, RunStore
 from orchestrator.checkpoint import open_saver
 from orchestrator.events import Event, EventCallback, EventKind
+from orchestrator.flow import RunFlow, Tasks
 from orchestrator.interrupted import Decision, DecisionNeededError, settle_interrupted
-from orchestrator.nodes import RunNodes
 from orchestrator.record import RunRecorder
-from orchestrator.state import RunState
+from orchestrator.state import initial as initial_state
 
 log = logging.getLogger("steward.orchestrator")
 
 
-class Orchestrator(RunNodes):
+class Orchestrator(RunFlow):
     """Runs instructions on a world of apps with a steward and its staff agents."""
 
     def __init__(
@@ -102,19 +99,10 @@ class Orchestrator(RunNodes):
                 f"`steward resume {run_id}` or give a new id"
             )
         self._begin(run_id or uuid.uuid4().hex[:12])
-        initial: RunState = {
-            "run_id": self._run_id,
-            "instruction": instruction,
-            "subtasks": {},
-            "apps": {},
-            "replans": 0,
-            "status": "planning",
-            "answer": "",
-            "error": None,
-        }
+        self._state = initial_state(self._run_id, instruction)
         self._emit("run_started", data={"instruction": instruction})
         self._recorder = self._new_recorder()
-        return await self._drive(initial)
+        return await self._drive({"instruction": instruction})
 
     async def resume(
         self, run_id: str, *, decisions: Mapping[str, Decision] | None = None
@@ -132,6 +120,7 @@ class Orchestrator(RunNodes):
         self._begin(saved["run_id"], spent=Usage.model_validate(spent) if spent else None)
         self._started = float(saved.get("started_at") or time.time())
         self._retrieved = dict(saved.get("retrieved") or {})
+        self._state = initial_state(self._run_id, saved.get("instruction", ""))
         self.journal.load()
         self._recorder = self._new_recorder()
         self._recorder.load()
@@ -173,53 +162,44 @@ class Orchestrator(RunNodes):
     # -- graph --------------------------------------------------------------------------------
 
     def _build(self, saver: BaseCheckpointSaver[Any]) -> Any:
-        g = StateGraph(RunState)
-        g.add_node("plan", _Node(self._plan))
-        g.add_node("schedule", _Node(self._schedule))
-        g.add_node("work", _Node(self._work))
-        g.add_node("replan", _Node(self._replan))
-        g.add_node("finish", _Node(self._finish))
-        g.add_edge(START, "plan")
-        g.add_edge("plan", "schedule")
-        g.add_edge("work", "schedule")
-        g.add_edge("replan", "schedule")
-        g.add_conditional_edges("schedule", _Node(self._route), ["work", "replan", "finish"])
-        g.add_edge("finish", END)
-        return g.compile(checkpointer=saver)
+        """The run's langgraph entrypoint, its steps as tasks."""
+        tasks = Tasks(
+            plan=task(name="plan")(_async(self._plan)),
+            work=task(name="work")(_async(self._work)),
+            replan=task(name="replan")(_async(self._replan)),
+            finish=task(name="finish")(_async(self._finish)),
+        )
+
+        async def run(inputs: dict[str, Any]) -> dict[str, Any]:
+            return await self._flow(tasks)
+
+        return entrypoint(checkpointer=saver)(run)
 
     async def _drive(
-        self, initial: RunState | None, *, decisions: Mapping[str, Decision] | None = None
+        self, inputs: dict[str, Any] | None, *, decisions: Mapping[str, Decision] | None = None
     ) -> RunRecord:
-        """Run the graph from ``initial`` (or from the checkpoint, to resume). Whatever
-        happens, the record is saved; an error is raised as a ``RunError`` (or the
-        ``UserError`` it was) carrying the run id."""
-        config: dict[str, Any] = {
-            "configurable": {"thread_id": self._run_id},
-            "recursion_limit": 10_000,
-        }
-        state: dict[str, Any] = dict(initial or {})
+        """Run the entrypoint with ``inputs`` (``None``: continue from the checkpoint, to
+        resume). Whatever happens, the record is saved; an error is raised as a ``RunError``
+        (or the ``UserError`` it was) carrying the run id."""
+        config: dict[str, Any] = {"configurable": {"thread_id": self._run_id}}
+        state = self._state
         error: StewardError | None = None
         with open_saver(self.checkpoints) as saver:
             graph = self._build(saver)
-            if initial is None:
+            if inputs is None:
                 snapshot = await graph.aget_state(config)
-                if not snapshot.values:
+                if not snapshot.next:  # never started, or already ended
+                    if snapshot.values:
+                        return RunRecord.model_validate(self.store.load_run(self._run_id))
                     raise RunError(f"run {self._run_id} has no checkpoint to resume", self._run_id)
-                state = dict(snapshot.values)  # with the output of tasks that finished
-                if not snapshot.next:
-                    return self._save(state)
             deadline: asyncio.Timeout | None = None
             try:
-                if initial is None:
-                    self._restore_apps(state.get("apps", {}))
+                if inputs is None:
+                    self._restore_apps()
                     settle_interrupted(self.journal, self.world, decisions)
                 deadline = asyncio.timeout(self._deadline())
                 async with deadline:
-                    async for values in graph.astream(
-                        initial, config, stream_mode="values", durability="sync"
-                    ):
-                        state = dict(values)
-                        self.recorder.step(state)
+                    await graph.ainvoke(inputs, config, durability="sync")
             except TimeoutError as exc:
                 if deadline is not None and deadline.expired():
                     error = BudgetExceededError(self.budget.exceeded() or "the deadline passed")
@@ -327,9 +307,22 @@ class Orchestrator(RunNodes):
         self.recorder.step(state, final=True)
         return self.recorder.record(state)
 
-    def _restore_apps(self, refs: dict[str, str]) -> None:
-        for name, ref in refs.items():
-            self.world.get(name).restore(self.store.load_snapshot(self._run_id, ref, name))
+    def _restore_apps(self) -> None:
+        """Put every app back as the last subtask that finished on it left it (subtasks on
+        one app take turns, so that is the one that ended last), else as it was at the start."""
+        last: dict[str, tuple[float, str]] = {}
+        for sid, record in self.recorder.details.items():
+            if record.status in ("succeeded", "failed") and record.task_token in self.registry:
+                app = self.registry.get(record.task_token).name
+                if record.ended_at >= last.get(app, (-1.0, ""))[0]:
+                    last[app] = (record.ended_at, f"after:{sid}")
+        for name in self.world.names:
+            ref = last.get(name, (0.0, "initial"))[1]
+            try:
+                state = self.store.load_snapshot(self._run_id, ref, name)
+            except RunNotFoundError:
+                continue  # the run stopped before its first snapshot: the apps are as built
+            self.world.get(name).restore(state)
 
     def _emit(
         self, kind: EventKind, subtask_id: str | None = None, data: dict[str, Any] | None = None
@@ -340,15 +333,11 @@ class Orchestrator(RunNodes):
             )
 
 
-class _Node:
-    """A graph node or edge calling ``fn``. Nodes are async (a sync node would run in a thread)
-    and objects, not functions, so that compiling the graph does not scan their bytecode for
-    subgraphs (this graph has none): that made compiling take milliseconds per run."""
+def _async(fn: Callable[[Any], Awaitable[Any]]) -> Any:
+    """A plain async function calling the bound method ``fn`` (a task needs a function)."""
 
-    __slots__ = ("fn",)
+    async def step(value: Any) -> Any:
+        return await fn(value)
 
-    def __init__(self, fn: Callable[[Any], Awaitable[Any]]) -> None:
-        self.fn = fn
-
-    async def __call__(self, state: Any) -> Any:
-        return await self.fn(state)
+    step.__name__ = getattr(fn, "__name__", "step").lstrip("_")
+    return step

@@ -1,56 +1,17 @@
-"""The langgraph state of a run. Kept small: statuses, key information and references.
+"""The state of a run, kept in memory: statuses, key information, the plan, the steward's calls.
 
-Heavy data (attempt histories, app snapshots) goes to the run store once, so a checkpoint does
-not grow with everything that happened before it. The channels that grow with the plan are
-``DeltaChannel``s: a checkpoint stores only what a step wrote to them (plus a full copy every
-``_SNAPSHOT_EVERY`` updates), so a run's checkpoints grow linearly with its steps, not with
-their square.
+Heavy data (attempt histories, app snapshots) goes to the run store, and durability comes from
+the langgraph tasks that produce the updates (``orchestrator.flow``): a resumed run replays
+their checkpointed results into a fresh state. Every step returns an update, merged with
+:func:`apply`: ``subtasks`` merge by id, the list fields grow, the others are replaced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any, TypedDict
+from typing import Any, TypedDict
 
-from langgraph.channels.delta import DeltaChannel
-
-_SNAPSHOT_EVERY = 100
-
-
-def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
-    """Dict reducer: later writes win key by key."""
-    return {**(left or {}), **(right or {})}
-
-
-def merge_all(
-    left: dict[str, Any] | None, writes: Sequence[dict[str, Any] | None]
-) -> dict[str, Any]:
-    """``merge`` over a batch of writes (the form a ``DeltaChannel`` reducer takes)."""
-    out = dict(left or {})
-    for write in writes:
-        out.update(write or {})
-    return out
-
-
-def concat_all(left: list[Any] | None, writes: Sequence[list[Any] | None]) -> list[Any]:
-    """List concatenation over a batch of writes."""
-    out = list(left or [])
-    for write in writes:
-        out.extend(write or [])
-    return out
-
-
-def last_of(left: Any, writes: Sequence[Any]) -> Any:
-    """The last write wins."""
-    return writes[-1] if writes else left
-
-
-def _merged() -> DeltaChannel[Any]:
-    return DeltaChannel(merge_all, dict, snapshot_frequency=_SNAPSHOT_EVERY)
-
-
-def _concat() -> DeltaChannel[Any]:
-    return DeltaChannel(concat_all, list, snapshot_frequency=_SNAPSHOT_EVERY)
+GROWING = ("steward_calls", "plans", "notes", "fallbacks")
+"""Fields whose updates are appended."""
 
 
 class SubtaskState(TypedDict, total=False):
@@ -68,22 +29,18 @@ class SubtaskState(TypedDict, total=False):
 
 
 class RunState(TypedDict, total=False):
-    """Channels of the run graph."""
+    """What a run knows as it goes (the run record is built from it)."""
 
     run_id: str
-    instruction: Annotated[str, DeltaChannel(last_of, str, snapshot_frequency=_SNAPSHOT_EVERY)]
-    graph: Annotated[
-        dict[str, Any], DeltaChannel(last_of, dict, snapshot_frequency=_SNAPSHOT_EVERY)
-    ]
+    instruction: str
+    graph: dict[str, Any] | None
     """Current scheduling graph (``SchedulingGraph`` dump)."""
-    subtasks: Annotated[dict[str, SubtaskState], _merged()]
+    subtasks: dict[str, SubtaskState]
     """Every subtask of the run by id, including ones replaced by a re-plan."""
-    apps: Annotated[dict[str, str], _merged()]
-    """App name -> reference of its latest snapshot in the run store."""
-    steward_calls: Annotated[list[dict[str, Any]], _concat()]
-    plans: Annotated[list[dict[str, Any]], _concat()]
-    notes: Annotated[list[str], _concat()]
-    fallbacks: Annotated[list[str], _concat()]
+    steward_calls: list[dict[str, Any]]
+    plans: list[dict[str, Any]]
+    notes: list[str]
+    fallbacks: list[str]
     """How each plan that fell back was made (see ``RunRecord.fallbacks``)."""
     replans: int
     status: str
@@ -91,8 +48,32 @@ class RunState(TypedDict, total=False):
     error: str | None
 
 
-class WorkItem(TypedDict):
-    """What ``Send`` hands to one ``work`` task."""
+def initial(run_id: str, instruction: str) -> dict[str, Any]:
+    """The state of a run before its plan."""
+    return {
+        "run_id": run_id,
+        "instruction": instruction,
+        "graph": None,
+        "subtasks": {},
+        "steward_calls": [],
+        "plans": [],
+        "notes": [],
+        "fallbacks": [],
+        "replans": 0,
+        "status": "planning",
+        "answer": "",
+        "error": None,
+    }
 
-    subtask: SubtaskState
-    inputs: dict[str, str]
+
+def apply(state: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``state`` with ``update`` merged in (in place; returned for convenience). A changed
+    subtask gets a new dict, so the recorder sees what changed by identity."""
+    for key, value in update.items():
+        if key == "subtasks":
+            state["subtasks"] = {**(state.get("subtasks") or {}), **value}
+        elif key in GROWING:
+            state[key] = [*(state.get(key) or []), *value]
+        else:
+            state[key] = value
+    return state

@@ -20,7 +20,7 @@ from apps.diff import diff_states, render_changes
 from core.errors import BudgetExceededError
 from core.usage import Usage
 from orchestrator.context import RunContext
-from orchestrator.state import SubtaskState, WorkItem
+from orchestrator.state import SubtaskState
 
 log = logging.getLogger("steward.orchestrator")
 
@@ -28,8 +28,26 @@ log = logging.getLogger("steward.orchestrator")
 class SubtaskWork(RunContext):
     """The ``work`` node (mixed into ``RunNodes``)."""
 
-    async def _work(self, item: WorkItem) -> dict[str, Any]:
-        sub = item["subtask"]
+    async def _work(self, item: dict[str, Any]) -> dict[str, Any]:
+        """One subtask, started the moment everything it needs has succeeded.
+
+        ``item`` holds the ``subtask`` and, when subtasks run one at a time (the
+        ``parallel=False`` ablation), the id of the one to wait for first (``after``). A
+        subtask whose needs did not all succeed is not started (it stays pending, for the
+        re-plan); one that the run store says finished before a crash is not run again.
+        """
+        sub: SubtaskState = item["subtask"]
+        needs = list(sub.get("needs", []))
+        statuses = [await self._ready[need] for need in needs]
+        if item.get("after"):
+            await self._ready[item["after"]]
+        if any(status != "succeeded" for status in statuses):
+            return {}
+        stored = self.recorder.details.get(sub["id"])
+        if stored is not None and stored.status in ("succeeded", "failed"):
+            return {"subtasks": {stored.id: summary(stored)}}
+        inputs = {d: self._state["subtasks"][d].get("key_info", "") for d in needs}
+        self._apply({"subtasks": {sub["id"]: {**sub, "status": "running"}}})
         spec = self.registry.get(sub["task_token"])
         app: App = self.world.get(spec.name)
         record = SubtaskRecord(
@@ -71,7 +89,7 @@ class SubtaskWork(RunContext):
                 tips = ""
                 for _ in range(self.settings.max_retries + 1):
                     attempt = await staff.attempt(
-                        sub["instruction"], inputs=item["inputs"], tips=tips, expertise=expertise
+                        sub["instruction"], inputs=inputs, tips=tips, expertise=expertise
                     )
                     record.history.append(attempt)
                     attempt.changes = _changes(before, app, self.settings.observation_chars)
@@ -113,7 +131,7 @@ class SubtaskWork(RunContext):
         self._emit(
             "subtask_done", sub["id"], {"status": record.status, "attempts": record.attempts}
         )
-        return {"subtasks": {record.id: summary(record)}, "apps": {spec.name: ref}}
+        return {"subtasks": {record.id: summary(record)}}
 
     def _expertise_for(self, token: str, sub: SubtaskState) -> str:
         """The app expertise memory offers for the subtask; memory is best effort."""

@@ -1,8 +1,9 @@
 """Canned, schema-valid answers for the perf stub, routed by the request's JSON Schema.
 
 The plan's shape comes from the run's instruction, ``perf shape=fanout n=8`` (or ``chain``,
-``join``): ``fanout`` makes ``n`` independent subtasks, ``chain`` makes each subtask need the
-one before, ``join`` makes the last subtask need all the others.
+``join``, ``uneven``): ``fanout`` makes ``n`` independent subtasks, ``chain`` makes each subtask
+need the one before, ``join`` makes the last subtask need all the others, ``uneven`` makes two
+branches: ``s1 -> s2`` and, beside them, ``s3`` (whose app the bench serves slowly).
 Subtask ``i`` goes to the ``i``-th task token of the schema's enum (round robin), so a fan-out
 over as many apps as subtasks never waits on an app lock. A staff agent's first action calls
 the app's first tool with no arguments; once it has seen an observation it finishes. Verdicts
@@ -19,17 +20,20 @@ from modelclient.examples import example_instance
 from modelclient.probe import PROBE_SCHEMA
 from modelclient.structured import schema_in_prompt
 
-_SHAPE = re.compile(r"shape=(fanout|chain|join)\s+n=(\d+)")
+_SHAPE = re.compile(r"shape=(fanout|chain|join|uneven)\s+n=(\d+)")
 _VERDICT = json.dumps({"success": True, "failure_kind": "none", "tips": "", "key_info": "ok"})
 _FINISH = json.dumps({"thought": "done", "tool": "finish", "result": "ok"})
 _ANSWER = "Done: every subtask succeeded."
 
 
 def plan_nodes(shape: str, n: int, tokens: list[str]) -> list[dict[str, Any]]:
-    """The nodes of a ``fanout``, ``chain`` or ``join`` plan of ``n`` subtasks over ``tokens``."""
+    """The nodes of a ``fanout``, ``chain``, ``join`` or ``uneven`` plan of ``n`` subtasks
+    (``uneven``: always 3) over ``tokens``."""
+    if shape == "uneven":
+        n = 3
     nodes = []
     for i in range(n):
-        needs = [f"s{i}"] if shape == "chain" and i else []
+        needs = [f"s{i}"] if (shape == "chain" or (shape == "uneven" and i == 1)) and i else []
         if shape == "join" and i == n - 1:
             needs = [f"s{j + 1}" for j in range(i)]
         nodes.append(

@@ -86,12 +86,19 @@ class _Dag(TypedDict, total=False):
 
 
 async def dag(
-    client: openai.AsyncOpenAI, model: str, shape: str, n: int, calls_per_subtask: int = 3
+    client: openai.AsyncOpenAI,
+    model: str,
+    shape: str,
+    n: int,
+    calls_per_subtask: int = 3,
+    slow_model: str | None = None,
 ) -> None:
-    """plan -> ``n`` subtasks (a fan-out with ``Send``, or a chain) -> answer, in LangGraph.
+    """plan -> ``n`` subtasks (a fan-out with ``Send``, a chain, or ``uneven``: subtasks 0 -> 1
+    beside 2) -> answer, in LangGraph's super-steps.
 
     Each subtask makes ``calls_per_subtask`` calls in a row, like a staff agent's action, its
-    finish and the steward's verdict.
+    finish and the steward's verdict; in ``uneven``, subtask 2 makes all but the last of them
+    with ``slow_model``, as the steward's long branch does.
     """
 
     async def plan(state: _Dag) -> dict[str, Any]:
@@ -99,8 +106,10 @@ async def dag(
         return {}
 
     async def work(state: _Dag) -> dict[str, Any]:
-        for _ in range(calls_per_subtask):
-            await call(client, model)
+        slow = shape == "uneven" and state["i"] == 2 and slow_model is not None
+        for j in range(calls_per_subtask):
+            last = j == calls_per_subtask - 1
+            await call(client, slow_model if slow and not last else model)  # type: ignore[arg-type]
         return {"done": [state["i"]]}
 
     async def answer(state: _Dag) -> dict[str, Any]:
@@ -111,8 +120,13 @@ async def dag(
         return {}
 
     async def route(state: _Dag) -> Any:
+        done = state["done"]
+        if shape == "uneven":  # 0 and 2 at once; 1 once 0 is done, in the next super-step
+            if not done:
+                return [Send("work", {"i": 0}), Send("work", {"i": 2})]
+            return Send("work", {"i": 1}) if 1 not in done else "answer"
         if shape == "fanout":
-            return [Send("work", {"i": i}) for i in range(n)] if not state["done"] else "answer"
+            return [Send("work", {"i": i}) for i in range(n)] if not done else "answer"
         return Send("work", {"i": len(state["done"])}) if len(state["done"]) < n else "answer"
 
     g = StateGraph(_Dag)

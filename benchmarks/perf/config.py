@@ -94,14 +94,16 @@ class PerfReport(BaseModel):
     """Share of the steward's wall time that is overhead at 50 ms per call."""
     calls_per_run: int
     parallel_ratio: dict[str, float]
-    """Wall time / critical-path time of the steward: ``fanout`` and ``chain``."""
+    """Wall time / critical-path time of the steward: ``fanout``, ``chain`` and ``uneven`` (a
+    two-subtask chain beside one subtask four times as long)."""
     bare_parallel_ratio: dict[str, float]
     wide_fanout: dict[str, float]
     scale: list[ScaleRow]
     scale_slope_ms_per_subtask: float
     """Change of the overhead per subtask for each subtask added to the plan."""
     checkpoint_growth_exponent: float
-    """Exponent b in checkpoint bytes ~ checkpoints^b (1: linear, 2: quadratic)."""
+    """Exponent b in checkpoint bytes ~ subtasks^b (1: linear, 2: quadratic). Each finished
+    step is one checkpointed task result, so a run has one checkpoint and its writes."""
     throughput: list[ThroughputRow]
     goals: dict[str, bool]
     environment: dict[str, Any]

@@ -71,14 +71,17 @@ class Bench:
     def __init__(self, stub: PerfStub, folder: Path) -> None:
         self.stub = stub
         self.folder = folder
-        self._pools: dict[float, ModelPool] = {}
+        self._pools: dict[tuple[float, bool], ModelPool] = {}
         self._clients: dict[float, openai.AsyncOpenAI] = {}
         self.store = RunStore(folder / "runs.db")
 
-    def pool(self, latency_ms: float) -> ModelPool:
-        if latency_ms not in self._pools:
-            self._pools[latency_ms] = world.pool(self.stub.url, model_name(latency_ms))
-        return self._pools[latency_ms]
+    def pool(self, latency_ms: float, *, uneven: bool = False) -> ModelPool:
+        """Models at ``latency_ms``; ``uneven``: the long branch's app served slower."""
+        key = (latency_ms, uneven)
+        if key not in self._pools:
+            slow = {world.slow_token(): model_name(world.SLOW * latency_ms)} if uneven else {}
+            self._pools[key] = world.pool(self.stub.url, model_name(latency_ms), slow)
+        return self._pools[key]
 
     def client(self, latency_ms: float) -> openai.AsyncOpenAI:
         if latency_ms not in self._clients:
@@ -106,9 +109,8 @@ class Bench:
 
     async def steward(self, shape: str, n: int, latency_ms: float, *, apps: int) -> Sample:
         """One steward run of a ``shape`` plan of ``n`` subtasks over ``apps`` counter apps."""
-        orch = world.orchestrator(
-            self.pool(latency_ms), self.folder, apps=apps, max_nodes=n, store=self.store
-        )
+        pool = self.pool(latency_ms, uneven=shape == "uneven")
+        orch = world.orchestrator(pool, self.folder, apps=apps, max_nodes=n, store=self.store)
         wall, record = await self._timed(lambda: orch.run(world.instruction(shape, n)))
         assert isinstance(record, RunRecord)
         size, count = checkpoint_size(self.folder / "checkpoints.db", record.run_id)
@@ -131,7 +133,10 @@ class Bench:
 
     async def bare_dag(self, shape: str, n: int, latency_ms: float) -> Sample:
         client = self.client(latency_ms)
-        wall, _ = await self._timed(lambda: bare.dag(client, model_name(latency_ms), shape, n))
+        slow = model_name(world.SLOW * latency_ms)
+        wall, _ = await self._timed(
+            lambda: bare.dag(client, model_name(latency_ms), shape, n, slow_model=slow)
+        )
         return self._sample(wall)
 
     async def gather(self, n: int, latency_ms: float) -> Sample:

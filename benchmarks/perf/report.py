@@ -41,6 +41,10 @@ async def _measure(cfg: PerfConfig, bench: Bench, progress: Progress) -> PerfRep
             "overhead_ratio_at_most_1.25": overhead["overhead_ratio_vs_langgraph"] <= 1.25,
             "fanout_ratio_at_most_1.10": ratio["fanout"] <= 1.10,
             "chain_ratio_at_most_1.03": ratio["chain"] <= 1.03,
+            "uneven_ratio_at_most_1.10": ratio["uneven"] <= 1.10,
+            "fanout_no_worse_than_bare": ratio["fanout"]
+            <= parallel["bare_parallel_ratio"]["fanout"],
+            "chain_no_worse_than_bare": ratio["chain"] <= parallel["bare_parallel_ratio"]["chain"],
         },
         environment=_environment(),
         config=cfg,

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+from benchmarks.perf import world
 from benchmarks.perf.config import PerfConfig, ScaleRow, ThroughputRow
 from benchmarks.perf.measure import Bench, Sample
 
@@ -90,21 +91,28 @@ async def overhead(cfg: PerfConfig, bench: Bench) -> dict[str, Any]:
 
 
 def critical_path_s(shape: str, n: int, latency_ms: float) -> float:
-    """Model time on the critical path: plan, the subtasks' calls, answer."""
+    """Model time on the critical path: plan, the subtasks' calls, answer. In ``uneven`` the
+    long branch (its app served ``world.SLOW`` times slower) is the longer one."""
+    if shape == "uneven":
+        short_branch = 2 * CALLS_PER_SUBTASK
+        long_branch = (CALLS_PER_SUBTASK - 1) * world.SLOW + 1
+        return (2 + max(short_branch, long_branch)) * latency_ms / 1000
     subtasks_in_a_row = 1 if shape == "fanout" else n
     return (2 + CALLS_PER_SUBTASK * subtasks_in_a_row) * latency_ms / 1000
 
 
 async def parallel(cfg: PerfConfig, bench: Bench) -> dict[str, Any]:
-    """Wall time over critical path of a fan-out and a chain, steward and bare LangGraph."""
+    """Wall time over critical path of a fan-out, a chain and an uneven graph (a short chain
+    beside one long subtask), steward and bare LangGraph."""
     k, lat = cfg.parallel_subtasks, cfg.parallel_latency_ms
     ratio: dict[str, float] = {}
     bare: dict[str, float] = {}
-    for shape in ("fanout", "chain"):
+    for shape in ("fanout", "chain", "uneven"):
+        n = 3 if shape == "uneven" else k
         times = 1 if shape == "chain" else cfg.parallel_repeats
-        runs = await repeat(times, partial(bench.steward, shape, k, lat, apps=k))
-        dags = await repeat(times, partial(bench.bare_dag, shape, k, lat))
-        critical = critical_path_s(shape, k, lat)
+        runs = await repeat(times, partial(bench.steward, shape, n, lat, apps=n))
+        dags = await repeat(times, partial(bench.bare_dag, shape, n, lat))
+        critical = critical_path_s(shape, n, lat)
         ratio[shape] = median(runs, lambda s: s.wall_s) / critical
         bare[shape] = median(dags, lambda s: s.wall_s) / critical
     return {"parallel_ratio": ratio, "bare_parallel_ratio": bare}
@@ -148,7 +156,7 @@ async def scale(cfg: PerfConfig, bench: Bench) -> dict[str, Any]:
             [r.subtasks for r in rows], [r.overhead_ms_per_subtask for r in rows]
         ),
         "checkpoint_growth_exponent": slope(
-            [math.log(r.checkpoints) for r in rows], [math.log(r.checkpoint_bytes) for r in rows]
+            [math.log(r.subtasks) for r in rows], [math.log(r.checkpoint_bytes) for r in rows]
         ),
     }
 

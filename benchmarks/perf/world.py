@@ -12,7 +12,7 @@ from agents.settings import AgentSettings
 from apps.base import Tool
 from apps.world import World
 from memory.runs import RunStore
-from modelclient.config import EndpointConfig, ModelsConfig
+from modelclient.config import EndpointConfig, ModelsConfig, RoleOverride
 from modelclient.pool import ModelPool
 from orchestrator.runner import Orchestrator
 
@@ -70,8 +70,9 @@ def registry(k: int) -> Registry:
     )
 
 
-def pool(base_url: str, model: str) -> ModelPool:
-    """Models for the bench: JSON Schema mode (no probe), no retries, wide concurrency."""
+def pool(base_url: str, model: str, roles: dict[str, str] | None = None) -> ModelPool:
+    """Models for the bench: JSON Schema mode (no probe), no retries, wide concurrency;
+    ``roles`` maps a role (a task token) to another served model name (another latency)."""
     endpoint = EndpointConfig(
         base_url=base_url,
         model=model,
@@ -80,7 +81,8 @@ def pool(base_url: str, model: str) -> ModelPool:
         max_retries=0,
         timeout_s=60,
     )
-    return ModelPool(ModelsConfig(default=endpoint), persist_probes=False)
+    overrides = {role: RoleOverride(model=name) for role, name in (roles or {}).items()}
+    return ModelPool(ModelsConfig(default=endpoint, roles=overrides), persist_probes=False)
 
 
 def orchestrator(
@@ -101,5 +103,15 @@ def orchestrator(
 
 
 def instruction(shape: str, n: int) -> str:
-    """The instruction that makes the stub plan ``n`` subtasks as a ``fanout`` or ``chain``."""
+    """The instruction that makes the stub plan ``n`` subtasks of a ``shape``."""
     return f"perf shape={shape} n={n}"
+
+
+SLOW = 5.5
+"""How much slower the long branch's app is served in the ``uneven`` shape: its action and
+finish at 5.5 x the latency plus the verdict at 1 x make 12 x, four times a short subtask's 3 x."""
+
+
+def slow_token() -> str:
+    """The task token of the ``uneven`` shape's long subtask (``s3``: the third app)."""
+    return registry(3).get(app_names(3)[2]).token
