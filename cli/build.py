@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
@@ -15,12 +16,16 @@ from agents.settings import AgentSettings
 from apps.base import App
 from apps.scenario import Scenario, demo_scenario, load_scenario
 from apps.world import World
-from core.errors import BadInstructionError, ScenarioError, StewardError
+from core.errors import BadInstructionError, ConfigError, ScenarioError, StewardError
 from memory.embedding import Retrieval
 from memory.runs import RunStore
+from modelclient.base import Model
 from modelclient.config import ModelsConfig, RoleOverride, load_models_config
-from orchestrator.events import EventCallback
-from orchestrator.runner import Orchestrator
+from modelclient.script import ScriptModel, script_path
+
+if TYPE_CHECKING:  # orchestrator/ imports langgraph: only when a run is made
+    from orchestrator.events import EventCallback
+    from orchestrator.runner import Orchestrator
 
 MAX_INSTRUCTION_CHARS = 10_000
 
@@ -78,6 +83,13 @@ def pick_scenario(path: str | None, registry: Registry) -> Scenario:
 def models_config(
     registry: Registry, config: str | None, base_url: str | None, model: str | None
 ) -> ModelsConfig:
+    """The served models of a run: config file < environment < ``base_url``/``model``, plus
+    each specialist's own model name; a ``ConfigError`` for a ``script:FILE`` model (see
+    :func:`run_models`)."""
+    if script_path(model) is not None:
+        raise ConfigError(
+            f"--model {model} plays a script; only `steward run` and `steward resume` take one"
+        )
     cfg = load_models_config(Path(config) if config else None, base_url=base_url, model=model)
     roles = dict(cfg.roles)
     for spec in registry:
@@ -122,11 +134,72 @@ def ensure_backend(cfg: ModelsConfig, *, autostart: bool, quiet: bool) -> None:
     ensure_running(settings, progress, autostart=autostart)
 
 
+class ModelSource(Protocol):
+    """Where a run's models come from: a ``ModelPool``, or a script or replay model standing in
+    for one."""
+
+    def for_role(self, role: str) -> Model:
+        """The model of ``role`` (``steward`` or a task token)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the models hold (HTTP clients)."""
+        ...
+
+
+@dataclass
+class RunModels:
+    """A run's models and how its record names them."""
+
+    source: ModelSource
+    model: str
+    """The default served model name, or ``script:FILE`` / ``replay:RUN_ID``."""
+    base_url: str | None = None
+    """The default endpoint (``None``: no server)."""
+    embedded: bool = False
+    """Whether the default endpoint is the embedded server (its small model gets shorter
+    argument strings and a frequency penalty)."""
+
+    @property
+    def served(self) -> bool:
+        """Whether a model server answers (not a script or a replay)."""
+        return self.base_url is not None
+
+
+def run_models(
+    registry: Registry,
+    *,
+    config: str | None,
+    base_url: str | None,
+    model: str | None,
+    autostart: bool,
+    quiet: bool,
+) -> RunModels:
+    """The models ``--config``, ``--base-url`` and ``--model`` name; the embedded server is
+    started if the run points at it. ``--model script:FILE`` plays a script instead (see
+    ``modelclient.script``): no server, and a ``ScriptError`` for a bad file."""
+    path = script_path(model)
+    if path is not None:
+        if base_url:
+            raise click.UsageError(f"--model {model} plays a script: it takes no --base-url")
+        return RunModels(source=ScriptModel.from_file(path), model=f"script:{path}")
+    from modelclient.pool import ModelPool
+
+    cfg = models_config(registry, config, base_url, model)
+    ensure_backend(cfg, autostart=autostart, quiet=quiet)
+    return RunModels(
+        source=ModelPool(cfg),
+        model=cfg.default.model,
+        base_url=cfg.default.base_url,
+        embedded=is_embedded(cfg),
+    )
+
+
 def make_orchestrator(
     *,
     registry: Registry | None = None,
     scenario: Scenario,
-    cfg: ModelsConfig,
+    models: RunModels,
     settings: AgentSettings,
     limits: BudgetLimits,
     experience: Experience | None,
@@ -135,23 +208,25 @@ def make_orchestrator(
     extra: dict[str, Any] | None = None,
     memory_retrieval: Retrieval | None = None,
 ) -> Orchestrator:
-    from modelclient.pool import ModelPool
+    """An orchestrator on the scenario's world. ``experience=None`` is the memory store (what
+    a script or replay model teaches is marked ``scripted``: it is offered to no prompt)."""
+    from orchestrator.runner import Orchestrator
 
     registry = registry or default_registry()
-    pool = ModelPool(cfg)
     if experience is None:
         from agents.memory_experience import MemoryExperience
         from memory import MemoryStore
 
         experience = MemoryExperience(
             MemoryStore(retrieval=memory_retrieval),  # None: $STEWARD_MEMORY_RETRIEVAL or fts
-            summarizer=pool.for_role,
-            model_name=cfg.default.model,
+            summarizer=models.source.for_role,
+            model_name=models.model,
+            source="run" if models.served else "scripted",
         )
     run_settings = {
         "scenario": scenario.model_dump(mode="json"),
-        "base_url": cfg.default.base_url,
-        "model": cfg.default.model,
+        "base_url": models.base_url,
+        "model": models.model,
         "agent_settings": settings.model_dump(),
         "limits": limits.model_dump(),
         "memory": experience is not None and not isinstance(experience, NoExperience),
@@ -159,7 +234,7 @@ def make_orchestrator(
     }
     return Orchestrator(
         registry=registry,
-        models=pool.for_role,
+        models=models.source.for_role,
         world=build_world(registry, scenario),
         settings=settings,
         limits=limits,
@@ -167,5 +242,5 @@ def make_orchestrator(
         experience=experience,
         on_event=on_event,
         run_settings=run_settings,
-        resources=[pool],
+        resources=[models.source],
     )

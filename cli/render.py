@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from agents.plan import SchedulingGraph
-from agents.records import RunRecord
-from orchestrator.events import Event
+
+if TYPE_CHECKING:  # orchestrator/ imports langgraph: not at start-up
+    from agents.records import RunRecord
+    from orchestrator.events import Event
 
 
 class Progress:

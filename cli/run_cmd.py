@@ -1,11 +1,9 @@
-"""``steward run``, ``resume``, ``agents``, ``runs`` and ``show``."""
+"""``steward run`` and ``steward resume``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import json
 from collections.abc import Coroutine
 from typing import Any
 
@@ -19,28 +17,29 @@ from apps.scenario import Scenario
 from cli.build import (
     EMBEDDED_ARG_CHARS,
     check_instruction,
-    ensure_backend,
-    is_embedded,
     make_orchestrator,
-    models_config,
     pick_scenario,
+    run_models,
 )
+from cli.inspect_cmd import echo_json, load_record
 from cli.options import retrieval_option
 from cli.render import Progress, run_json, run_summary
-from core.errors import StewardError
+from core.errors import StewardError, UserError
 from memory.embedding import Retrieval
 from memory.runs import RunStore
+from modelclient.script import script_path
 from orchestrator.interrupted import Decision
+
+MODEL_HELP = (
+    "Served model name at that server, or script:FILE to play canned answers from a JSON-lines "
+    "file (one answer per model call, in order; no server)."
+)
 
 
 def _experience(enabled: bool) -> Experience | None:
     if not enabled:
         return NoExperience()
     return None  # make_orchestrator builds the memory-backed one with the run's models
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
 
 
 @click.command()
@@ -56,7 +55,7 @@ def _echo_json(data: Any) -> None:
     metavar="URL",
     help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1. Default: the embedded vLLM CPU server (started if needed).",
 )
-@click.option("--model", metavar="NAME", help="Served model name at that server.")
+@click.option("--model", metavar="NAME", help=MODEL_HELP)
 @click.option(
     "--config",
     metavar="FILE",
@@ -133,23 +132,41 @@ def run(
       steward run "Send 'Meeting at 3pm' to Alice on messaging, then tweet that you did"
       steward run "List my files" --scenario my_world.json --json
       steward run "..." --base-url http://gpu-box:8000/v1 --model Qwen/Qwen2.5-7B-Instruct
+      steward run "Tweet 'hi'" --model script:answers.jsonl --no-memory
+
+    \b
+    A script has one JSON value per line, one line per model call (a re-ask
+    is a call): an object is the answer's JSON, a string the raw text, and
+    {"role": "<app:posting>", "answer": {...}} keeps a line for one role
+    (tag the lines of parallel subtasks so each gets its own). answers.jsonl:
+      {"nodes": [{"id": "s1", "task_token": "<app:posting>", "instruction": "Tweet hi", "needs": []}]}
+      {"thought": "", "tool": "post_tweet", "arguments": {"content": "hi"}}
+      {"thought": "", "tool": "finish", "result": "tweeted"}
+      {"success": true, "failure_kind": "none", "tips": "", "key_info": "tweet 0"}
+      {"answer": "Tweeted 'hi'."}
     """
     registry = default_registry()
     scenario = pick_scenario(scenario_path, registry)
     text = check_instruction(instruction if instruction is not None else scenario.instruction or "")
-    cfg = models_config(registry, config, base_url, model)
-    ensure_backend(cfg, autostart=not no_autostart, quiet=quiet)
+    models = run_models(
+        registry,
+        config=config,
+        base_url=base_url,
+        model=model,
+        autostart=not no_autostart,
+        quiet=quiet,
+    )
     settings = AgentSettings(
         max_steps=max_steps,
         max_retries=max_retries,
         max_replans=max_replans,
-        max_arg_chars=EMBEDDED_ARG_CHARS if is_embedded(cfg) else None,
+        max_arg_chars=EMBEDDED_ARG_CHARS if models.embedded else None,
     )
     limits = BudgetLimits(max_tokens=token_budget, max_calls=call_budget, deadline_s=deadline)
     orchestrator = make_orchestrator(
         registry=registry,
         scenario=scenario,
-        cfg=cfg,
+        models=models,
         settings=settings,
         limits=limits,
         experience=_experience(not no_memory),
@@ -168,14 +185,14 @@ def _execute(work: Coroutine[Any, Any, Any], *, as_json: bool, mermaid: bool) ->
         run_id = getattr(exc, "run_id", None)
         if as_json and run_id:
             with contextlib.suppress(StewardError):  # no record: the error says why
-                _echo_json(run_json(_record(RunStore().load_run(run_id))))
+                echo_json(run_json(load_record(RunStore().load_run(run_id))))
         raise
     _finish(record, as_json=as_json, mermaid=mermaid)
 
 
 def _finish(record: Any, *, as_json: bool, mermaid: bool) -> None:
     if as_json:
-        _echo_json(run_json(record))
+        echo_json(run_json(record))
     else:
         click.echo(run_summary(record, mermaid=mermaid))
     if record.status != "succeeded":
@@ -185,7 +202,11 @@ def _finish(record: Any, *, as_json: bool, mermaid: bool) -> None:
 @click.command()
 @click.argument("run_id")
 @click.option("--base-url", metavar="URL", help="Override the server the run used.")
-@click.option("--model", metavar="NAME", help="Override the served model name.")
+@click.option(
+    "--model",
+    metavar="NAME",
+    help="Override the served model name; script:FILE answers the rest of a scripted run.",
+)
 @click.option("--config", metavar="FILE", help="Models config (TOML).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
 @click.option("--no-autostart", is_flag=True, help="Do not start the embedded server.")
@@ -237,22 +258,29 @@ def resume(
     saved = store.load_run(run_id)
     if saved.get("status") in ("succeeded", "failed"):
         click.echo(f"run {saved['run_id']} already ended ({saved['status']}).", err=True)
-        _finish(_record(saved), as_json=as_json, mermaid=False)
+        _finish(load_record(saved), as_json=as_json, mermaid=False)
         return
     settings_saved = saved.get("settings") or {}
     registry = default_registry()
     scenario = Scenario.model_validate(settings_saved.get("scenario") or {"apps": {}})
-    cfg = models_config(
+    saved_model = settings_saved.get("model")
+    if model is None and script_path(saved_model) is not None:
+        raise UserError(
+            f"run {saved['run_id']} played {saved_model}; give the answers for the rest of it: "
+            f"steward resume {saved['run_id']} --model script:FILE"
+        )
+    models = run_models(
         registry,
-        config,
-        base_url or settings_saved.get("base_url"),
-        model or settings_saved.get("model"),
+        config=config,
+        base_url=base_url or (None if script_path(model) else settings_saved.get("base_url")),
+        model=model or saved_model,
+        autostart=not no_autostart,
+        quiet=quiet,
     )
-    ensure_backend(cfg, autostart=not no_autostart, quiet=quiet)
     orchestrator = make_orchestrator(
         registry=registry,
         scenario=scenario,
-        cfg=cfg,
+        models=models,
         settings=AgentSettings.model_validate(settings_saved.get("agent_settings") or {}),
         limits=BudgetLimits.model_validate(settings_saved.get("limits") or {}),
         experience=_experience(bool(settings_saved.get("memory", True))),
@@ -266,65 +294,4 @@ def resume(
     )
 
 
-def _record(saved: dict[str, Any]) -> Any:
-    from agents.records import RunRecord
-
-    return RunRecord.model_validate(saved)
-
-
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def agents(as_json: bool) -> None:
-    """List the specialists (staff agents) and their task tokens."""
-    registry = default_registry()
-    rows = [spec.describe() for spec in registry]
-    if as_json:
-        _echo_json({"agents": rows, "errors": registry.errors})
-        return
-    for row in rows:
-        click.echo(f"{row['task_token']:<22} {row['source']:<22} {row['description'][:70]}")
-    for err in registry.errors:
-        click.echo(f"warning: {err}", err=True)
-
-
-@click.command()
-@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def runs(limit: int, as_json: bool) -> None:
-    """List past runs, newest first."""
-    rows = RunStore().list_runs(limit)
-    if as_json:
-        _echo_json({"runs": rows})
-        return
-    if not rows:
-        click.echo('no runs yet; try: steward run "..."')
-    for r in rows:
-        when = dt.datetime.fromtimestamp(r["created_at"]).strftime("%Y-%m-%d %H:%M")
-        click.echo(f"{r['run_id']}  {when}  {r['status']:<15} {r['instruction'][:60]}")
-
-
-@click.command()
-@click.argument("run_id")
-@click.option("--json", "as_json", is_flag=True, help="The whole run record as JSON.")
-@click.option("--mermaid", is_flag=True, help="Include the graph as Mermaid.")
-@click.option(
-    "--diff", is_flag=True, help="What the run changed, app by app (state before -> after)."
-)
-def show(run_id: str, as_json: bool, mermaid: bool, diff: bool) -> None:
-    """Show one run (a unique prefix of its id is enough).
-
-    `--json` is the whole record, with `apps`: each app's state `before` and `after` the run.
-    `--diff` lists what changed in each app: items added, removed and changed.
-    """
-    record = _record(RunStore().load_run(run_id))
-    if diff:
-        from cli.diff_view import render_diff
-
-        click.echo(render_diff(record))
-    elif as_json:
-        _echo_json(run_json(record))
-    else:
-        click.echo(run_summary(record, mermaid=mermaid))
-
-
-COMMANDS = [run, resume, agents, runs, show]
+COMMANDS = [run, resume]

@@ -8,6 +8,8 @@ Public surface (import from here, not from the submodules):
 - the real client: ``OpenAIModel``, ``ModelPool``, ``ProbeResult`` (+ ``load_probe``),
   ``PromptTooLongError`` (the prompt exceeds the context window);
 - test doubles: ``ScriptedModel``, ``FunctionModel``, ``StubServer``, ``block_network``;
+- canned answers: ``ScriptModel`` (``--model script:FILE``: ``load_script``, ``ScriptError``,
+  ``ScriptRanOutError``);
 - helpers: ``extract_json``, ``validate``, ``schema_prompt``.
 """
 
@@ -23,6 +25,7 @@ from modelclient.engine import Tracer
 from modelclient.openai_model import OpenAIModel
 from modelclient.pool import ModelPool
 from modelclient.probe import ProbeResult, load_probe, load_probes, probes_path, save_probe
+from modelclient.script import ScriptError, ScriptModel, ScriptRanOutError, load_script
 from modelclient.structured import JSONExtractError, extract_json, schema_prompt, validate
 from modelclient.stub import StubServer
 from modelclient.testing import (
@@ -50,7 +53,10 @@ __all__ = [
     "ProbeResult",
     "PromptTooLongError",
     "RoleOverride",
+    "ScriptError",
     "ScriptExhaustedError",
+    "ScriptModel",
+    "ScriptRanOutError",
     "ScriptedModel",
     "StructuredMode",
     "StubServer",
@@ -60,6 +66,7 @@ __all__ = [
     "load_models_config",
     "load_probe",
     "load_probes",
+    "load_script",
     "probes_path",
     "prompt_overhead",
     "save_probe",
