@@ -84,10 +84,10 @@ class BenchConfig(BaseModel):
     def result_settings(self) -> dict[str, object]:
         """What decides a task's result besides the model (in the key): a results file is only
         resumed under the same settings. Task selection, concurrency and folders may change."""
-        return self.model_dump(
-            mode="json",
-            exclude={"limit", "offset", "indices", "concurrency", "out", "memory_db", "learn"},
-        )
+        exclude = {"limit", "offset", "indices", "concurrency", "out", "memory_db", "learn"}
+        if not self.uses_memory:
+            exclude.add("include_scripted")
+        return self.model_dump(mode="json", exclude=exclude)
 
     def memory_path(self) -> Path:
         """The memory file agents with memory read and learn into."""

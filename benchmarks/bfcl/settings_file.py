@@ -35,9 +35,9 @@ def changed_settings(
     except (OSError, ValueError):
         saved = {}
     old = flatten(saved if isinstance(saved, dict) else {})
-    if old:
-        old = {**(legacy or {}), **old}
     new = flatten(current)
+    if old:  # a setting saved files predate counts as what was in effect then
+        old = {**{k: v for k, v in (legacy or {}).items() if k in new}, **old}
     return {
         k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
     }

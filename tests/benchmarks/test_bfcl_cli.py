@@ -216,3 +216,25 @@ def test_results_made_with_other_settings_are_not_resumed(tmp_path: Path) -> Non
     more = runner.invoke(cli, [*args[:-2], "--limit", "2", "--max-steps", "6", "--json"])
     assert json.loads(more.stdout)["tasks_run"] == 1  # same settings: resumed, one more task
     assert runner.invoke(cli, [*args, "--max-steps", "5", "--fresh"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("agent", "extra", "resumed"),
+    [("steward", [], False), ("steward", ["--scripted-memory"], True), ("single", [], True)],
+)
+def test_results_made_before_the_scripted_filter(
+    tmp_path: Path, agent: str, extra: list[str], resumed: bool
+) -> None:
+    """Results saved before the filter existed were offered every entry: a steward resumes
+    them only with --scripted-memory; an agent without memory resumes them as they are."""
+    args = ["bench", "bfcl", "--model", "oracle", "--agent", agent, "-q", "--out", str(tmp_path)]
+    assert CliRunner().invoke(cli, [*args, "--limit", "1", *extra]).exit_code == 0
+    (saved,) = tmp_path.glob("*.settings.json")
+    settings = json.loads(saved.read_text())
+    settings.pop("include_scripted", None)
+    saved.write_text(json.dumps(settings))
+    more = CliRunner().invoke(cli, [*args, "--limit", "2", "--offset", "0", *extra])
+    if resumed:
+        assert more.exit_code == 0, more.output
+    else:
+        assert more.exit_code == 2 and "include_scripted differ" in more.output

@@ -140,3 +140,25 @@ def test_the_ledger_is_one_json_line_per_task(tmp_path: Path) -> None:
     line = json.loads(ledger_path(memory).read_text().splitlines()[0])
     assert line["task"] == "multi_turn_base_2" and line["model"] == "qwen"
     assert ledger_path(memory).name == "m.db.learned.jsonl"
+
+
+async def test_the_harness_checks_each_task_again_as_it_starts(tmp_path: Path) -> None:
+    """Another process learns base task 2 into the same memory while this run is on task 0:
+    the run stops before miss_param task 2 (what ran is kept; a resume refuses it again)."""
+    from benchmarks.bfcl import BfclTask, run_benchmark
+    from benchmarks.bfcl.oracle import OracleModels
+    from benchmarks.bfcl.report import read_results
+
+    config = BenchConfig(category="multi_turn_miss_param", out=tmp_path, limit=3, concurrency=1)
+
+    class Elsewhere(OracleSource):
+        def for_task(self, task: BfclTask, *, compound: bool, max_calls: int) -> OracleModels:
+            if task.id.endswith("_0"):
+                record_learned(config.memory_path(), "multi_turn_base_2")
+                remember(config.memory_path(), instruction="learned elsewhere")
+            return super().for_task(task, compound=compound, max_calls=max_calls)
+
+    with pytest.raises(SplitLeakError, match=r"task\(s\) 2 \(multi_turn_base\)"):
+        await run_benchmark(config, Elsewhere())
+    done = read_results(tmp_path / f"{config.key('oracle')}.jsonl")
+    assert sorted(done) == ["multi_turn_miss_param_0", "multi_turn_miss_param_1"]
