@@ -4,6 +4,7 @@ Uses the model client, the ``App`` protocol and the memory interface; knows noth
 """
 
 from agents.budget import Budget, BudgetLimits
+from agents.fallback import PlanTemplate, plan_templates, tool_lines
 from agents.plan import SchedulingGraph, Subtask, plan_schema, topological_order, validate_graph
 from agents.records import (
     Action,
@@ -36,6 +37,7 @@ __all__ = [
     "BudgetLimits",
     "ModelFor",
     "PlanResult",
+    "PlanTemplate",
     "Registry",
     "RunRecord",
     "SchedulingGraph",
@@ -49,9 +51,11 @@ __all__ = [
     "action_schema",
     "default_registry",
     "plan_schema",
+    "plan_templates",
     "register",
     "repair_graph",
     "token_for",
+    "tool_lines",
     "topological_order",
     "validate_graph",
 ]

@@ -37,7 +37,10 @@ class AgentSettings(BaseModel):
     """Most recent steps a staff prompt shows."""
     auto_repair: bool = True
     """After the model's repair rounds, fix what is left in code (drop bad edges, rename
-    duplicate ids); off makes an invalid plan end the run."""
+    duplicate ids), and when that cannot make a valid plan (or the plan call's output never
+    parses), fall back to a plan made in code: a verified memory template, else one subtask
+    per app (``RunRecord.fallbacks``). Off turns both off: an invalid plan or re-plan ends the
+    run (``PlanInvalidError``, or the ``ModelOutputError`` of a plan call that never parsed)."""
     compose_answer: bool = True
     """Ask the steward to write the final answer (else: the subtasks' key information)."""
     parallel: bool = True

@@ -8,6 +8,7 @@ from typing import Any
 
 from agents import prompts
 from agents.budget import Budget
+from agents.fallback import Fallback, PlanTemplate, plan_fallback, replan_apps
 from agents.plan import SchedulingGraph, parse_plan, plan_schema, validate_graph, work_key
 from agents.records import VERDICT_SCHEMA, Attempt, SubtaskRecord, Verdict
 from agents.repair import repair_graph
@@ -57,12 +58,16 @@ class StewardAgent:
         settings: AgentSettings | None = None,
         *,
         budget: Budget | None = None,
+        tools: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        """``agents`` maps each task token the plan may use to its description."""
+        """``agents`` maps each task token the plan may use to its description; ``tools``
+        maps a token to its tools as ``name: description`` lines (``agents.fallback.tool_lines``),
+        read only when a plan falls back to recruiting apps by similarity."""
         self.models = models
         self.agents = dict(agents)
         self.settings = settings or AgentSettings()
         self.budget = budget or Budget()
+        self.tools = {token: list(lines) for token, lines in (tools or {}).items()}
 
     @property
     def tokens(self) -> list[str]:
@@ -95,11 +100,33 @@ class StewardAgent:
         self.budget.charge(completion.record.usage)
         return completion
 
-    async def plan(self, instruction: str, *, guidelines: str = "") -> PlanResult:
+    async def plan(
+        self,
+        instruction: str,
+        *,
+        guidelines: str = "",
+        templates: Sequence[PlanTemplate] = (),
+    ) -> PlanResult:
+        """Dynamic Recruitment: a valid scheduling graph for ``instruction``.
+
+        ``guidelines`` is memory's prompt text; ``templates`` are the verified plans memory
+        found for it, best first. When no model answer can be made valid (after the repair
+        rounds and the repair in code, or when the plan call's output never parses), the plan
+        falls back to the first usable template, else to one subtask per app recruited by
+        similarity (:mod:`agents.fallback`); ``PlanResult.fallback`` says which. With
+        ``AgentSettings.auto_repair`` off there is no fallback: the run ends.
+        """
         messages = prompts.plan_messages(
             instruction, self.agents, guidelines=guidelines, max_nodes=self.settings.max_nodes
         )
-        return await self._plan_loop(messages, instruction, done=())
+        return await self._plan_loop(
+            messages,
+            instruction,
+            done=(),
+            fall_back=lambda: plan_fallback(
+                instruction, templates, self.agents, self.tools, max_nodes=self.settings.max_nodes
+            ),
+        )
 
     async def replan(
         self,
@@ -109,7 +136,11 @@ class StewardAgent:
         waiting: Sequence[SubtaskRecord] = (),
     ) -> PlanResult:
         """Plan the part of the graph that has not succeeded: the ``failed`` subtasks and the
-        ``waiting`` ones that never started (they needed failed work)."""
+        ``waiting`` ones that never started (they needed failed work).
+
+        When no model answer can be made valid it falls back to one subtask per app of the
+        unfinished subtasks (``fallback="apps"``), unless ``AgentSettings.auto_repair`` is off.
+        """
         # the new part replaces what is unfinished; it may not grow much bigger than that
         unfinished = len(failed) + len(waiting)
         max_nodes = min(self.settings.max_nodes, 2 * unfinished + 1)
@@ -129,6 +160,9 @@ class StewardAgent:
             finished={work_key(r.task_token, r.instruction): r.id for r in done},
             purpose="replan",
             max_nodes=max_nodes,
+            fall_back=lambda: replan_apps(
+                instruction, self.tokens, done, [*failed, *waiting], max_nodes=max_nodes
+            ),
         )
 
     async def _plan_loop(
@@ -140,6 +174,7 @@ class StewardAgent:
         finished: Mapping[tuple[str, str], str] | None = None,
         purpose: str = "plan",
         max_nodes: int | None = None,
+        fall_back: Callable[[], Fallback],
     ) -> PlanResult:
         max_nodes = max_nodes or self.settings.max_nodes
         schema = plan_schema(self.tokens, max_nodes=max_nodes)
@@ -152,7 +187,16 @@ class StewardAgent:
                 # decoded under the strict schema; an answer that still breaks it (a server
                 # without constrained decoding) comes back to be checked and repaired here
                 completion = await self._call(messages, purpose, schema, validate=False)
-            except StewardError as exc:
+            except ModelOutputError as exc:
+                if not self.settings.auto_repair:  # no repair, no fallback: the run ends
+                    exc.calls = list(calls)
+                    raise
+                if isinstance(exc.record, CallRecord):  # its tokens were spent too
+                    calls.append(exc.record)
+                errors = [f"the {purpose} call gave no usable output: {exc}"]
+                notes.append(errors[0][:300])
+                break
+            except StewardError as exc:  # a dead server or a spent budget is no plan problem
                 exc.calls = list(calls)
                 raise
             calls.append(completion.record)
@@ -169,7 +213,14 @@ class StewardAgent:
             notes.append("invalid plan: " + "; ".join(errors[:5]))
             log.info("plan invalid (%s): %s", round_, errors)
             messages = prompts.repair_messages(messages, completion.text, errors)
-        if graph is not None and self.settings.auto_repair:
+        if not self.settings.auto_repair:
+            error = PlanInvalidError(
+                f"the steward's plan was still invalid after {self.settings.plan_repairs} "
+                f"repair round(s): {'; '.join(errors[:3])}"
+            )
+            error.calls = list(calls)
+            raise error
+        if graph is not None:
             fixed, fixes = repair_graph(
                 graph, self.tokens, instruction, done=done, finished=finished
             )
@@ -178,12 +229,19 @@ class StewardAgent:
             ):
                 notes.append("plan repaired in code: " + "; ".join(fixes))
                 return PlanResult(fixed, calls, notes)
-        error = PlanInvalidError(
-            f"the steward's plan was still invalid after {self.settings.plan_repairs} "
-            f"repair round(s): {'; '.join(errors[:3])}"
+        fallback, how, why = fall_back()
+        problems = validate_graph(
+            fallback, self.tokens, done=done, finished=finished, max_nodes=max_nodes
         )
-        error.calls = list(calls)
-        raise error
+        if problems:  # only when the world has no app to recruit
+            error = PlanInvalidError(
+                f"no valid {purpose} came from the model and none could be made in code: "
+                + "; ".join(problems[:3])
+            )
+            error.calls = list(calls)
+            raise error
+        log.info("%s fell back (%s)", purpose, how)
+        return PlanResult(fallback, calls, [*notes, *why], fallback=how)
 
     async def evaluate(
         self,

@@ -138,15 +138,18 @@ def test_embedded_server_not_running_says_how_to_start_it() -> None:
 
 
 def test_model_output_that_never_validates(stub: StubServer) -> None:
+    """No plan, re-plan or action ever parses: the plans fall back to one subtask per app,
+    every attempt fails, the run fails (exit 1) with its record."""
     stub.push(*(["this is not json at all"] * 50))
     result = invoke(
-        "run", "Send hi to Alice", "--base-url", stub.url, "--model", "stub-model", "-q"
+        "run", "Send hi to Alice", "--base-url", stub.url, "--model", "stub-model", "-q", "--json"
     )
     assert result.exit_code == 1
-    line = one_line_error(result)
-    assert "steward show" in line
+    assert "Traceback" not in result.output
+    record = run_json(result)
+    assert record["status"] == "failed" and record["fallbacks"] == ["apps", "apps"]
     runs = json.loads(invoke("runs", "--json").stdout)["runs"]
-    assert runs and runs[0]["status"] == "error"
+    assert runs and runs[0]["status"] == "failed"
 
 
 def test_run_without_instruction_uses_the_scenarios_example(stub: StubServer) -> None:
@@ -204,15 +207,22 @@ def test_run_with_hybrid_memory_retrieval(stub: StubServer) -> None:
     assert off["guidelines"] == [] and not any(off["expertise"].values())  # nothing retrieved
 
 
-def test_json_prints_the_record_of_a_run_that_ended_in_error(stub: StubServer) -> None:
-    """The plan never validates: exit 1, one error line on stderr naming the run, and the
-    record (status, error) on stdout all the same."""
-    stub.push(*(["this is not json at all"] * 50))
-    args = ["run", "Send hi to Alice", "--base-url", stub.url, "--model", "stub-model"]
+def test_json_prints_the_record_of_a_run_that_ended_in_error(
+    stub: StubServer, tmp_path: Path
+) -> None:
+    """The server fails the plan call: exit 1, one error line on stderr naming the run, and
+    the record (status, error) on stdout all the same."""
+    stub.fail("503", times=1000)
+    config = tmp_path / "models.toml"
+    config.write_text(
+        f'[model]\nbase_url = "{stub.url}"\nmodel = "stub-model"\nmax_retries = 0\n'
+        'structured = "json_schema"\n'  # no probe: the plan call is the one that fails
+    )
+    args = ["run", "Send hi to Alice", "--config", str(config)]
     result = invoke(*args, "-q", "--json")
     assert result.exit_code == 1
     record = run_json(result)
-    assert record["status"] == "error" and "valid" in record["error"]
+    assert record["status"] == "error" and "503" in record["error"]
     assert f"steward show {record['run_id']}" in one_line_error(result)
     assert record["steward_calls"] and record["steward_calls"][0]["purpose"] == "plan"
 
