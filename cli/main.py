@@ -19,6 +19,7 @@ import click
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("cli.run_cmd:run", "Carry out an instruction across the apps of a scenario."),
     "resume": ("cli.run_cmd:resume", "Continue a killed or waiting run from its checkpoint."),
+    "replay": ("cli.replay_cmd:replay", "Run a recorded run again on its recorded answers."),
     "runs": ("cli.inspect_cmd:runs", "List past runs, newest first."),
     "show": ("cli.inspect_cmd:show", "Show one run: plan, subtasks, answer, usage, changes."),
     "agents": ("cli.inspect_cmd:agents", "List the specialists and their task tokens."),
@@ -122,6 +123,7 @@ def cli(verbose: int) -> None:
       steward run "Send 'hi' to Alice, then post the message id as a tweet"
       steward runs                       # past runs
       steward show RUN_ID --diff         # what a run changed, app by app
+      steward replay RUN_ID              # run it again on its recorded answers
       steward agents                     # specialists and their task tokens
     """
     level = logging.WARNING - 10 * min(verbose, 2)

@@ -125,7 +125,8 @@ def run(
 
     The steward plans a scheduling graph of app subtasks, staff agents carry them out (in
     parallel where they do not need each other), the steward checks each result, retries with
-    tips or re-plans, and writes the answer. A run record is kept: `steward show RUN_ID`.
+    tips or re-plans, and writes the answer. A run record is kept: `steward show RUN_ID`;
+    `steward replay RUN_ID` runs it again on its recorded answers.
 
     \b
     Examples:

@@ -9,7 +9,8 @@ Public surface (import from here, not from the submodules):
   ``PromptTooLongError`` (the prompt exceeds the context window);
 - test doubles: ``ScriptedModel``, ``FunctionModel``, ``StubServer``, ``block_network``;
 - canned answers: ``ScriptModel`` (``--model script:FILE``: ``load_script``, ``ScriptError``,
-  ``ScriptRanOutError``);
+  ``ScriptRanOutError``) and ``ReplayModel`` (a recorded run's answers, ``steward replay``;
+  ``ReplayExhaustedError``);
 - helpers: ``extract_json``, ``validate``, ``schema_prompt``.
 """
 
@@ -25,6 +26,7 @@ from modelclient.engine import Tracer
 from modelclient.openai_model import OpenAIModel
 from modelclient.pool import ModelPool
 from modelclient.probe import ProbeResult, load_probe, load_probes, probes_path, save_probe
+from modelclient.replay import ReplayExhaustedError, ReplayModel
 from modelclient.script import ScriptError, ScriptModel, ScriptRanOutError, load_script
 from modelclient.structured import JSONExtractError, extract_json, schema_prompt, validate
 from modelclient.stub import StubServer
@@ -52,6 +54,8 @@ __all__ = [
     "OpenAIModel",
     "ProbeResult",
     "PromptTooLongError",
+    "ReplayExhaustedError",
+    "ReplayModel",
     "RoleOverride",
     "ScriptError",
     "ScriptExhaustedError",
