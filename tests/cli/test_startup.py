@@ -113,6 +113,22 @@ def test_agents_lists_plugin_specialists_and_imports_nothing_heavy(
     assert heavy(importers, numpy_via_sqlite_utils=True) == []
 
 
+def test_show_imports_nothing_heavy(tmp_path: Path) -> None:
+    """Showing a run reads its record: no orchestrator, so no langgraph."""
+    plan = {"nodes": [{"id": "s1", "task_token": "<app:math>", "instruction": "1+1", "needs": []}]}
+    finish = {"thought": "", "tool": "finish", "result": "2"}
+    verdict = {"success": False, "failure_kind": "other", "tips": "", "key_info": ""}
+    script = tmp_path / "answers.jsonl"
+    script.write_text("\n".join(json.dumps(x) for x in (plan, finish, verdict)))
+    args = ["run", "1+1", "--model", f"script:{script}", "--no-memory", "-q", "--max-retries", "0"]
+    CliRunner().invoke(cli, args, catch_exceptions=False)
+    [run] = json.loads(CliRunner().invoke(cli, ["runs", "--json"]).stdout)["runs"]
+    for extra in ((), ("--diff",), ("--json",)):
+        out, importers = imports("show", run["run_id"], *extra, tmp=tmp_path)
+        assert run["run_id"] in out
+        assert heavy(importers, numpy_via_sqlite_utils=True) == []
+
+
 def test_the_watch_sees_what_a_full_command_imports(tmp_path: Path) -> None:
     """The guard itself: `run --help` loads the run command, which imports langgraph."""
     _, importers = imports("run", "--help", tmp=tmp_path)
