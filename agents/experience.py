@@ -13,7 +13,12 @@ from core.usage import CallRecord
 
 
 class Experience(Protocol):
-    """Retrieval for prompts and learning from verified successes."""
+    """Retrieval for prompts and learning from verified successes.
+
+    An implementation may also offer ``templates_for(instruction) -> list[PlanTemplate]``:
+    verified plans the steward falls back to when the model cannot write one (optional; the
+    orchestrator looks for it).
+    """
 
     def guidelines_for(self, instruction: str) -> tuple[str, list[dict[str, Any]]]:
         """Prompt text of similar past plans, and what was retrieved (for the run record)."""
@@ -36,6 +41,9 @@ class NoExperience:
 
     def expertise_for(self, task_token: str, subtask: str) -> tuple[str, list[dict[str, Any]]]:
         return "", []
+
+    def templates_for(self, instruction: str) -> list[Any]:
+        return []
 
     async def learn(self, record: RunRecord) -> list[CallRecord]:
         return []

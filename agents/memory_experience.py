@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from agents.fallback import PlanTemplate, plan_templates
 from agents.records import RunRecord, SubtaskRecord
 from agents.steward import STEWARD, ModelFor
 from core.errors import StewardError
@@ -23,6 +24,7 @@ from memory import (
     Memory,
     MemoryStore,
     Provenance,
+    Retrieved,
     format_expertise,
     format_guidelines,
     retrieve_expertise,
@@ -31,6 +33,8 @@ from memory import (
 from modelclient.base import ChatMessage
 
 log = logging.getLogger("steward.agents")
+
+_RECENT = 32
 
 SUMMARY_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -71,17 +75,34 @@ class MemoryExperience:
         self.k = k
         self.learn_in_run = learn_in_run
         self.include_scripted = include_scripted
+        self._recent: dict[str, Retrieved] = {}
+        """Guideline lookups not yet turned into templates, by instruction (see
+        ``templates_for``); emptied when memory is written."""
 
     @classmethod
     def default(cls) -> MemoryExperience:
         return cls(MemoryStore())
 
     def guidelines_for(self, instruction: str) -> tuple[str, list[dict[str, Any]]]:
+        found = self._guidelines(instruction)
+        entries = [e for e in found.entries if isinstance(e, GuidelineEntry)]
+        return format_guidelines(entries), [_brief(found)]
+
+    def templates_for(self, instruction: str) -> list[PlanTemplate]:
+        """The verified graphs of the guidelines found for ``instruction``, best first (the
+        steward falls back to one when the model cannot write a plan). The lookup that
+        ``guidelines_for`` just made is reused, not repeated."""
+        found = self._recent.pop(instruction, None) or self._guidelines(instruction)
+        return plan_templates(found)
+
+    def _guidelines(self, instruction: str) -> Retrieved:
         found = retrieve_guidelines(
             self.store, instruction, self.k, include_scripted=self.include_scripted
         )
-        entries = [e for e in found.entries if isinstance(e, GuidelineEntry)]
-        return format_guidelines(entries), [_brief(found)]
+        if len(self._recent) >= _RECENT:  # lookups whose templates were never asked for
+            self._recent.pop(next(iter(self._recent)))
+        self._recent[instruction] = found
+        return found
 
     def expertise_for(self, task_token: str, subtask: str) -> tuple[str, list[dict[str, Any]]]:
         found = retrieve_expertise(
@@ -92,6 +113,7 @@ class MemoryExperience:
 
     async def learn(self, record: RunRecord, *, verified: bool = False) -> list[CallRecord]:
         """Write memory from ``record`` if it is a success (and, if deferred, verified)."""
+        self._recent.clear()  # what is looked up next must see what is written now
         if record.status != "succeeded" or record.graph is None:
             return []
         if not self.learn_in_run and not verified:

@@ -31,7 +31,10 @@ class RunNodes(SubtaskWork):
         # inside the run: a failing snapshot ends the run with its record, like any error
         states = {name: self.world.get(name).snapshot() for name in self.world.names}
         self.store.save_snapshots(self._run_id, "initial", states)
-        result = await self.steward.plan(instruction, guidelines=self._guidelines_for(instruction))
+        guidelines = self._guidelines_for(instruction)
+        result = await self.steward.plan(
+            instruction, guidelines=guidelines, templates=self._templates_for(instruction)
+        )
         graph = result.graph.model_dump()
         self._emit(
             "plan", data={"graph": graph, "notes": result.notes, "fallback": result.fallback}
@@ -58,6 +61,17 @@ class RunNodes(SubtaskWork):
             return ""
         self._retrieved["guidelines"] = found
         return str(guidelines)
+
+    def _templates_for(self, instruction: str) -> list[Any]:
+        """Verified plans memory offers, for the steward to fall back to; best effort."""
+        offer = getattr(self.experience, "templates_for", None)
+        if offer is None:
+            return []
+        try:
+            return list(offer(instruction))
+        except Exception as exc:
+            log.warning("memory templates not read: %s", exc)
+            return []
 
     async def _replan(self, replans: int) -> dict[str, Any]:
         """Re-plan number ``replans``: the part of the graph that has not succeeded."""

@@ -21,6 +21,7 @@ from langgraph.func import entrypoint, task
 
 from agents.budget import Budget, BudgetLimits
 from agents.experience import Experience
+from agents.fallback import tool_lines
 from agents.records import RunRecord
 from agents.registry import Registry
 from agents.settings import AgentSettings
@@ -74,13 +75,17 @@ class Orchestrator(RunFlow):
         self.agents = {
             registry.get(name).token: registry.get(name).description for name in world.names
         }
+        self.tools = {registry.get(n).token: tool_lines(world.get(n).tools) for n in world.names}
+        """Each agent's tools (``name: description``), for recruiting without the model."""
         self._begin("")
 
     def _begin(self, run_id: str, *, spent: Usage | None = None) -> None:
         """Fresh per-run state, so one orchestrator can run again (and in another event loop)."""
         self._run_id = run_id
         self.budget = Budget(self.limits, spent=spent)  # the deadline counts from here
-        self.steward = StewardAgent(self.models, self.agents, self.settings, budget=self.budget)
+        self.steward = StewardAgent(
+            self.models, self.agents, self.settings, budget=self.budget, tools=self.tools
+        )
         self.journal = ActionJournal(self.store if run_id else None, run_id)
         self._started = time.time()
         self._retrieved: dict[str, Any] = {}

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agents import AgentSettings, SchedulingGraph, StewardAgent
+from agents import AgentSettings, SchedulingGraph
 from agents.fallback import PlanTemplate
 from apps.world import World
 from core.errors import ServerError
@@ -113,20 +113,27 @@ async def test_a_plan_that_never_validates_recruits_the_apps_the_instruction_nam
     assert any(n.startswith("fell back to one subtask per app") for n in record.notes)
 
 
-async def test_a_plan_that_never_validates_follows_the_offered_memory_template(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def test_a_plan_that_never_validates_follows_the_verified_plan_memory_offers(
+    tmp_path: Path,
 ) -> None:
-    """Memory offers a verified template (the orchestrator's wiring stood in for here)."""
-    plan = StewardAgent.plan
+    """Memory holds a verified guideline for a similar instruction; the steward never writes
+    a valid plan, so the run follows the remembered graph (and its information flow)."""
+    from agents.memory_experience import MemoryExperience
+    from memory import GuidelineEntry, MemoryStore, Provenance
 
-    async def offered(self: StewardAgent, instruction: str, **kwargs: Any) -> Any:
-        kwargs["templates"] = kwargs.get("templates") or [TEMPLATE]
-        return await plan(self, instruction, **kwargs)
-
-    monkeypatch.setattr(StewardAgent, "plan", offered)
+    store = MemoryStore(tmp_path / "memory.db")
+    entry_id = store.add_guideline(
+        GuidelineEntry(
+            instruction=TEMPLATE.instruction,
+            graph=TEMPLATE.graph.model_dump(),
+            guideline="note first, then mail its id",
+            provenance=Provenance(run_id="r0", model="m", source="run"),
+        )
+    )
     orch = orchestrator(tmp_path, steward(forever(UNFIXABLE)))
+    orch.experience = MemoryExperience(store, learn_in_run=False)
     record = await orch.run(INSTRUCTION)
-    assert record.fallbacks == ["template:7"]
+    assert record.fallbacks == [f"template:{entry_id}"]
     assert record.graph is not None and record.graph.ids == ["n", "m"]
     assert record.status == "succeeded"
     m = next(s for s in record.subtasks if s.id == "m")
@@ -157,3 +164,13 @@ async def test_a_server_error_while_planning_still_ends_the_run(tmp_path: Path) 
     saved = orch.store.load_run("r1")
     assert saved["status"] == "error" and "503" in saved["error"]
     assert saved["subtasks"] == [] and saved["fallbacks"] == []
+
+
+def test_the_steward_knows_every_agents_tools_for_recruiting_without_the_model(
+    tmp_path: Path,
+) -> None:
+    orch = orchestrator(tmp_path, steward(forever(UNFIXABLE)))
+    assert orch.steward.tools == {
+        "<app:notes>": ["add: Add a note.", "read: Read a note by id."],
+        "<app:mail>": ["send: Send a mail."],
+    }
