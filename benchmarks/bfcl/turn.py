@@ -10,6 +10,7 @@ from typing import Any
 
 from agents.budget import BudgetLimits
 from agents.experience import Experience
+from agents.fallback import PlanTemplate
 from agents.memory_experience import MemoryExperience
 from agents.records import RunRecord
 from agents.registry import Registry, builtin_specialists
@@ -58,6 +59,10 @@ class RequestExperience:
 
     def expertise_for(self, task_token: str, subtask: str) -> tuple[str, list[dict[str, Any]]]:
         return self.inner.expertise_for(task_token, subtask)
+
+    def templates_for(self, instruction: str) -> list[PlanTemplate]:
+        """Verified plans for the current request (the steward's plan fallback)."""
+        return self.inner.templates_for(current_request(instruction))
 
     async def learn(self, record: RunRecord, *, verified: bool = False) -> list[CallRecord]:
         request = current_request(record.instruction)

@@ -231,3 +231,32 @@ async def test_memory_is_retrieved_for_the_same_requests_again(tmp_path: Path) -
     )
     with pytest.raises(SplitLeakError, match=r"task\(s\) 0-1"):
         await run_benchmark(again, OracleSource())
+
+
+def test_the_plan_fallback_gets_templates_for_the_current_request(tmp_path: Path) -> None:
+    """The bench's memory offers the steward's fallback the verified plans of the request a
+    turn makes now, and a scripted model's plans only when asked."""
+    from agents.memory_experience import MemoryExperience
+    from benchmarks.bfcl.instructions import CONTEXT_HEADER, CURRENT
+    from benchmarks.bfcl.turn import RequestExperience
+    from memory import GuidelineEntry, MemoryStore, Provenance
+
+    graph = {"nodes": [{"id": "s1", "task_token": "<app:twitter>", "instruction": "post it"}]}
+    with MemoryStore(tmp_path / "m.db") as store:
+        for source in ("bench", "scripted"):
+            store.add_guideline(
+                GuidelineEntry(
+                    instruction=f"post a tweet about the {source} results",
+                    graph=graph,
+                    provenance=Provenance(run_id="r", model="m", source=source),  # type: ignore[arg-type]
+                )
+            )
+        turn = f"{CONTEXT_HEADER}\n- list my files\n{CURRENT}post a tweet about the results"
+        inner = MemoryExperience(store)
+        seen: list[str] = []
+        look = inner.templates_for
+        inner.templates_for = lambda text: seen.append(text) or look(text)  # type: ignore[method-assign]
+        assert len(RequestExperience(inner).templates_for(turn)) == 1
+        assert seen == ["post a tweet about the results"]
+        asked = RequestExperience(MemoryExperience(store, include_scripted=True))
+        assert len(asked.templates_for(turn)) == 2
