@@ -12,7 +12,7 @@ import click
 from agents.registry import default_registry
 from benchmarks.bfcl import CATEGORIES, ORACLE, ORACLE_BROKEN, model_source
 from benchmarks.bfcl.models import ModelSource
-from memory.embedding import RETRIEVALS
+from cli.retrieval import retrieval_option as retrieval_option
 from modelclient.config import ModelsConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,12 +37,6 @@ mode_option = click.option(
     default="turns",
     show_default=True,
     help="turns: one run per user turn; compound: all turns as one instruction.",
-)
-retrieval_option = click.option(
-    "--memory-retrieval",
-    type=click.Choice(RETRIEVALS),
-    help="How memory is searched: fts (BM25), embedding (sentence similarity; needs "
-    "steward[embeddings]) or hybrid [default: $STEWARD_MEMORY_RETRIEVAL or fts].",
 )
 
 

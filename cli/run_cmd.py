@@ -22,8 +22,8 @@ from cli.build import (
     run_models,
 )
 from cli.inspect_cmd import echo_json, load_record
-from cli.options import retrieval_option
 from cli.render import Progress, run_json, run_summary
+from cli.retrieval import retrieval_option
 from core.errors import StewardError, UserError
 from memory.embedding import Retrieval
 from memory.runs import RunStore

@@ -80,3 +80,11 @@ def test_replan_must_not_repeat_finished_work() -> None:
     # the same words on another agent are other work
     other = graph(("s3", "<app:b>", "Book the flight", []))
     assert validate_graph(other, TOKENS, done=["s1"], finished=finished) == []
+
+
+def test_the_package_names_load_lazily_and_all_resolve() -> None:
+    import agents
+
+    assert sorted(agents.__all__) == sorted(agents._MODULE_OF)
+    for name in agents.__all__:
+        assert getattr(agents, name) is not None
