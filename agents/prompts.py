@@ -156,17 +156,20 @@ def staff_task(
     *,
     earlier: Sequence[JournalEntry] = (),
 ) -> str:
-    """The staff agent's task. Tips and expertise are derived from app data, so they are
-    fenced as data too."""
+    """The staff agent's task: what is the same for every attempt at the subtask first
+    (instruction, inputs, expertise), what changes last (earlier attempts' actions, tips).
+    Tips and expertise are derived from app data, so they are fenced as data too."""
     parts = [f"Subtask: {instruction}"]
     if inputs:
         parts.append("Results of earlier subtasks:")
         parts += [f"- {k}: {data(v, limit)}" for k, v in inputs.items()]
+    if expertise:
+        parts.append(f"Experience from similar subtasks:\n{data(expertise, limit * 2)}")
+    # what changes from one attempt to the next comes last: the server's prefix cache can
+    # reuse everything before it
     parts += earlier_actions(earlier, limit)
     if tips:
         parts.append(f"Advice from your last attempt: {data(tips, limit)}")
-    if expertise:
-        parts.append(f"Experience from similar subtasks:\n{data(expertise, limit * 2)}")
     return "\n".join(parts)
 
 

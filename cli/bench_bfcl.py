@@ -19,6 +19,7 @@ from benchmarks.bfcl import (
     run_benchmark,
 )
 from benchmarks.bfcl.purposes import PURPOSES
+from benchmarks.bfcl.report import server_line
 from benchmarks.bfcl.split import span
 from cli.options import (
     USER_MEMORY,
@@ -106,6 +107,8 @@ def _show(summary: Summary) -> None:
         f"this run: {summary.tasks_run} task(s) in {summary.elapsed_s:.1f} s "
         f"({summary.tasks_per_minute:.1f} tasks/min at concurrency {summary.concurrency})"
     )
+    if summary.server is not None:
+        click.echo(f"server: {server_line(summary.server)}")
     m = summary.memory
     if m is not None:
         whose = "your memory store" if m.user_store else "memory file"

@@ -49,6 +49,9 @@ def build_command(settings: ServerSettings, python: Path, model_dir: Path) -> li
             "--structured-outputs-config",
             '{"backend": "xgrammar", "disable_any_whitespace": true}',
         ]
+    cmd.append(
+        "--enable-prefix-caching" if settings.prefix_caching else "--no-enable-prefix-caching"
+    )
     if settings.enforce_eager:
         cmd.append("--enforce-eager")
     if settings.lora_modules:

@@ -59,6 +59,10 @@ class ServerSettings(BaseModel):
     without it vLLM computes on one core only."""
     dtype: str = "bfloat16"
     """Weight and activation dtype (``--dtype``)."""
+    prefix_caching: bool = True
+    """Reuse the KV cache of a prompt prefix already computed (``--enable-prefix-caching``):
+    on a CPU, prefill is the cost, and Steward's prompts put their stable part (system text,
+    tools, memory) first. Said explicitly, whatever vLLM's default."""
     enforce_eager: bool = True
     """Skip graph compilation: ready in ~20 s instead of ~100 s, at the same speed on this CPU."""
     venv_dir: Path = Field(default_factory=lambda: cache_dir() / "server-venv")

@@ -56,6 +56,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"object": "list", "data": data})
         elif self.path.rstrip("/") in ("/health", "/v1/health"):
             self._send(200, {})
+        elif self.path.rstrip("/") == "/metrics":
+            text = stub.metrics().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
         else:
             self._send(404, _error(f"no route {self.path}", "NotFoundError"))
 
@@ -133,6 +140,9 @@ class StubServer:
         self._answers: collections.deque[StubAnswer] = collections.deque(answers)
         self._failures: collections.deque[Failure] = collections.deque()
         self._lock = threading.Lock()
+        self._recent_prompts: collections.deque[str] = collections.deque(maxlen=64)
+        self._cache_queried = 0
+        self._cache_hits = 0
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -186,8 +196,26 @@ class StubServer:
         with self._lock:
             self._failures.extend([kind] * times)
 
+    def metrics(self) -> str:
+        """vLLM's prefix-cache counters, simulated: a prompt's tokens (4 characters each) are
+        looked up, and those of its longest common prefix with a recent prompt are found."""
+        with self._lock:
+            queried, hits = self._cache_queried, self._cache_hits
+        return (
+            f'vllm:prefix_cache_queries_total{{engine="0",model_name="{self.model}"}} {queried}\n'
+            f'vllm:prefix_cache_hits_total{{engine="0",model_name="{self.model}"}} {hits}\n'
+        )
+
+    def _count_prefix(self, body: dict[str, Any]) -> None:
+        text = "".join(str(m.get("content") or "") for m in body.get("messages") or [])
+        best = max((_common(text, seen) for seen in self._recent_prompts), default=0)
+        self._cache_queried += len(text) // 4
+        self._cache_hits += best // 4
+        self._recent_prompts.append(text)
+
     def _handle(self, body: dict[str, Any]) -> _Response:
         with self._lock:
+            self._count_prefix(body)
             self.requests.append(body)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -297,3 +325,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _common(a: str, b: str) -> int:
+    """Length of the common prefix of ``a`` and ``b``."""
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i

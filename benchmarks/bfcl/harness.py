@@ -28,7 +28,7 @@ from benchmarks.bfcl.instructions import compound_instruction, turn_instruction
 from benchmarks.bfcl.learning import BenchMemory
 from benchmarks.bfcl.models import ModelSource, TaskModels
 from benchmarks.bfcl.purposes import CallCounts, count_calls
-from benchmarks.bfcl.report import read_results, write_reports
+from benchmarks.bfcl.report import read_results, server_report, write_reports
 from benchmarks.bfcl.results import (
     LEGACY_SETTINGS,
     BenchConfig,
@@ -45,6 +45,7 @@ from benchmarks.bfcl.world import LoggedCall, TaskWorld
 from core.errors import UserError
 from core.usage import CallRecord, Usage
 from memory.runs import RunStore
+from modelclient.metrics import read_counters
 
 log = logging.getLogger("steward.benchmarks")
 
@@ -116,6 +117,7 @@ class Harness:
             self.on_start(len(todo), len(tasks) - len(todo))
         gate = asyncio.Semaphore(cfg.concurrency)
         started = time.monotonic()
+        cache_before = read_counters(self.source.base_urls())
 
         async def one(task: BfclTask) -> None:
             async with gate:
@@ -139,6 +141,7 @@ class Harness:
             await self.source.aclose()
         elapsed = time.monotonic() - started
         results = [done[t.id] for t in tasks if t.id in done]
+        ran = [done[t.id] for t in todo if t.id in done]
         return write_reports(
             cfg,
             self.source.label,
@@ -146,6 +149,7 @@ class Harness:
             elapsed_s=elapsed,
             tasks_run=len(todo),
             memory=None if self.memory is None else self.memory.report(),
+            server=server_report(ran, cache_before, read_counters(self.source.base_urls())),
         )
 
     def _check_settings(self) -> None:

@@ -41,6 +41,10 @@ class ModelSource(Protocol):
         """Models that summarise a verified run into memory (``None``: a plain summary)."""
         ...
 
+    def base_urls(self) -> list[str]:
+        """The servers the models are on (none for a scripted model)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -59,6 +63,9 @@ class OracleSource:
 
     def summarizer(self) -> ModelFor | None:
         return None
+
+    def base_urls(self) -> list[str]:
+        return []
 
     async def aclose(self) -> None:
         return None
@@ -92,6 +99,10 @@ class PoolSource:
 
     def summarizer(self) -> ModelFor | None:
         return self.pool.for_role
+
+    def base_urls(self) -> list[str]:
+        roles = [self.config.resolve(role).base_url for role in self.config.roles]
+        return list(dict.fromkeys([self.config.default.base_url, *roles]))
 
     async def aclose(self) -> None:
         await self.pool.aclose()

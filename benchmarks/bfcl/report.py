@@ -16,8 +16,16 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from benchmarks.bfcl.purposes import PURPOSES, CallCounts, CallMeans
-from benchmarks.bfcl.results import BenchConfig, MemoryReport, Summary, TaskResult, Totals
+from benchmarks.bfcl.results import (
+    BenchConfig,
+    MemoryReport,
+    ServerReport,
+    Summary,
+    TaskResult,
+    Totals,
+)
 from benchmarks.bfcl.split import span
+from modelclient.metrics import CacheCounters
 
 log = logging.getLogger("steward.benchmarks")
 
@@ -89,6 +97,26 @@ def summarize(
     )
 
 
+def server_report(
+    ran: Sequence[TaskResult], before: CacheCounters | None, after: CacheCounters | None
+) -> ServerReport | None:
+    """Prompt tokens per call of the tasks just run, and the prefix-cache hits in between
+    (``None`` for a scripted model: no calls)."""
+    totals = Totals.total(r.totals for r in ran)
+    if totals.model_calls == 0:
+        return None
+    report = ServerReport(
+        prompt_tokens_per_call=round(totals.prompt_tokens / totals.model_calls, 1)
+    )
+    if before is not None and after is not None:
+        delta = after - before
+        report.prefix_cache_queried_tokens = delta.queried_tokens
+        report.prefix_cache_hit_tokens = delta.hit_tokens
+        rate = delta.hit_rate
+        report.prefix_cache_hit_rate = None if rate is None else round(rate, 4)
+    return report
+
+
 def write_reports(
     config: BenchConfig,
     model: str,
@@ -97,12 +125,14 @@ def write_reports(
     elapsed_s: float = 0.0,
     tasks_run: int = 0,
     memory: MemoryReport | None = None,
+    server: ServerReport | None = None,
 ) -> Summary:
     """Write the summary JSON, the Markdown table and the plots; returns the summary."""
     out = config.out
     key = config.key(model)
     summary = summarize(config, model, results, elapsed_s=elapsed_s, tasks_run=tasks_run)
     summary.memory = memory
+    summary.server = server
     summary.files = {
         "results": str(out / f"{key}.jsonl"),
         "summary": str(out / f"{key}.summary.json"),
@@ -157,7 +187,7 @@ def markdown(summaries: Sequence[Summary]) -> str:
             f"| {p.model_calls} | {p.prompt_tokens} | {p.completion_tokens} | {p.actions} "
             f"| {p.retries} | {p.replans} | {p.wall_s:.2f} | {s.tasks_per_minute:.1f} |"
         )
-    lines += ["", *_calls_table(summaries), *_memory_lines(summaries)]
+    lines += ["", *_calls_table(summaries), *_memory_lines(summaries), *_server_lines(summaries)]
     for s in summaries:
         lines += ["", *_task_calls(s)]
     return "\n".join(lines) + "\n"
@@ -198,6 +228,28 @@ def _calls_table(summaries: Sequence[Summary]) -> list[str]:
         lines.append(f"{arm} | task | {_call_cells(s.calls_by_purpose_per_task)} |")
         lines.append(f"{arm} | all {s.tasks} | {_call_cells(s.calls_by_purpose)} |")
     return lines
+
+
+def server_line(server: ServerReport) -> str:
+    """Prompt tokens per call and the prefix-cache hits, in words."""
+    line = f"{server.prompt_tokens_per_call:g} prompt tokens per call"
+    if server.prefix_cache_hit_rate is not None:
+        line += (
+            f"; prefix cache hit {100 * server.prefix_cache_hit_rate:.1f}% of the prompt tokens "
+            f"({server.prefix_cache_hit_tokens} of {server.prefix_cache_queried_tokens})"
+        )
+    elif server.prefix_cache_queried_tokens is None:
+        line += "; the server reports no prefix-cache counters"
+    return line
+
+
+def _server_lines(summaries: Sequence[Summary]) -> list[str]:
+    lines = [
+        f"- {s.category} / {s.agent} / {s.mode} / {s.model}: {server_line(s.server)}"
+        for s in summaries
+        if s.server is not None
+    ]
+    return ["", "## Model server (last invocation)", "", *lines] if lines else []
 
 
 def _memory_lines(summaries: Sequence[Summary]) -> list[str]:

@@ -203,6 +203,20 @@ class TaskResult(BaseModel):
         return self.turns_passed / self.turn_count if self.turn_count else 0.0
 
 
+class ServerReport(BaseModel):
+    """What the model server did for the last invocation (from its ``/metrics``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt_tokens_per_call: float = 0.0
+    """Prompt tokens per model call of the tasks run."""
+    prefix_cache_queried_tokens: int | None = None
+    """Prompt tokens the server looked up in its prefix cache (``None``: no counters)."""
+    prefix_cache_hit_tokens: int | None = None
+    """Of those, the tokens it found there: prefill it did not redo."""
+    prefix_cache_hit_rate: float | None = None
+
+
 class MemoryReport(BaseModel):
     """Which memory a benchmark run used, and what that memory has learned from."""
 
@@ -257,5 +271,7 @@ class Summary(BaseModel):
     """Task id -> its model calls by purpose."""
     memory: MemoryReport | None = None
     """The memory file read and learned into (agents with memory)."""
+    server: ServerReport | None = None
+    """Prompt tokens per call and the server's prefix-cache hits (served models)."""
     files: dict[str, str] = Field(default_factory=dict)
     """What was written: results JSONL, summary, Markdown, plots."""

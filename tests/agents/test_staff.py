@@ -83,3 +83,13 @@ async def test_app_exceptions_become_observations() -> None:
     attempt = await StaffAgent(spec, Broken(), model).attempt("Mail bob")
     assert attempt.steps[0].error == "RuntimeError: disk on fire"
     assert attempt.status == "finished"
+
+
+def test_a_retry_prompt_starts_with_the_first_attempts_prompt() -> None:
+    """What is the same for every attempt comes first, so the server's prefix cache reuses
+    it: a retry's task text starts with the first attempt's (inputs and expertise included)."""
+    from agents.prompts import staff_task
+
+    first = staff_task("Mail ann", {"s1": "N1"}, "", "- send first", 600)
+    retry = staff_task("Mail ann", {"s1": "N1"}, "use ann's address", "- send first", 600)
+    assert retry.startswith(first) and retry != first

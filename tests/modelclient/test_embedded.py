@@ -122,7 +122,12 @@ def test_command_line(settings: ServerSettings) -> None:
     assert "--model /m --served-model-name smollm2-135m-instruct --host 127.0.0.1" in joined
     assert f"--port {settings.port} --dtype bfloat16 --max-model-len 4096" in joined
     assert "disable_any_whitespace" in joined and joined.endswith("--enforce-eager")
+    assert "--enable-prefix-caching" in cmd  # said explicitly, whatever vLLM's default
     assert "--enable-lora" not in cmd
+    off = build_command(
+        settings.model_copy(update={"prefix_caching": False}), Path("p"), Path("/m")
+    )
+    assert "--no-enable-prefix-caching" in off and "--enable-prefix-caching" not in off
 
 
 def test_command_line_aliases_and_lora(settings: ServerSettings) -> None:
