@@ -68,8 +68,11 @@ class BenchConfig(BaseModel):
     def variant_settings(self) -> AgentSettings:
         """``settings`` with the ablation switch of ``agent`` applied. Attempts that call no
         tool may succeed: BFCL has turns whose right answer is no call (a missing parameter
-        or function), and the checker, not the steward, decides what memory learns."""
-        update: dict[str, bool] = {"require_action": False}
+        or function), and the checker, not the steward, decides what memory learns. No final
+        answer is written by the model: BFCL scores the apps' states, never the answer, so
+        that call would be spent for nothing on every turn (the answer is the subtasks' key
+        information, put together in code)."""
+        update: dict[str, bool] = {"require_action": False, "compose_answer": False}
         if self.agent == "no-eval":
             update["evaluate"] = False
         if self.agent == "sequential":

@@ -188,7 +188,8 @@ def test_the_summary_counts_model_calls_by_purpose(tmp_path: Path) -> None:
     summary = json.loads(result.stdout)
     calls = summary["calls_by_purpose"]
     assert calls["plan"] > 0 and calls["act"] > 0 and calls["evaluate"] > 0
-    assert calls["answer"] > 0 and calls["replan"] == calls["summarize"] == 0
+    # BFCL scores the apps, never the answer: no model call writes it
+    assert calls["answer"] == calls["replan"] == calls["summarize"] == 0
     assert calls["fallbacks"] == {} and calls["retries"] == 0
     requests = sum(calls[p] for p in PURPOSES) + calls["other"] + calls["reasks"]
     assert requests == summary["totals"]["model_calls"]
