@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from openai import AsyncOpenAI
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelclient.embedded import (
+from local.server import (
     ServerSettings,
     server_status,
     start_server,
     stop_server,
 )
-from modelclient.embedded_settings import Progress, no_progress
+from local.settings import Progress, no_progress
 
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from benchmarks.serve_bench import ServeBenchResult, run_serve_bench
-from modelclient.embedded import ServerSettings
+from local.server import ServerSettings
 
 
 def _progress(line: str) -> None:

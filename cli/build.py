@@ -103,7 +103,7 @@ def models_config(
 
 def is_embedded(cfg: ModelsConfig) -> bool:
     """Whether the run's default endpoint is the embedded server."""
-    from modelclient.embedded import embedded_base_url
+    from local.server import embedded_base_url
 
     return cfg.default.base_url.rstrip("/") == embedded_base_url().rstrip("/")
 
@@ -119,7 +119,7 @@ instead of 384 (measured on a looping BFCL plan)."""
 
 def ensure_backend(cfg: ModelsConfig, *, autostart: bool, quiet: bool) -> None:
     """Start the embedded server when the run points at it and it is not running."""
-    from modelclient.embedded import ServerSettings, ensure_running
+    from local.server import ServerSettings, ensure_running
 
     settings = ServerSettings()
     if not is_embedded(cfg):

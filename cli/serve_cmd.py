@@ -8,7 +8,8 @@ import time
 import click
 from pydantic import ValidationError
 
-from modelclient.embedded import (
+from local.process import server_alive
+from local.server import (
     EmbeddedServerError,
     ServerInfo,
     ServerSettings,
@@ -17,7 +18,6 @@ from modelclient.embedded import (
     start_server,
     stop_server,
 )
-from modelclient.embedded_process import server_alive
 
 _PROBE_KEYS = ("mode", "json_schema", "json_object", "tool_calls")
 

@@ -18,8 +18,8 @@ from jsonschema import Draft202012Validator
 from agents import AgentSettings, StaffAgent, StewardAgent, default_registry, validate_graph
 from apps import make_bfcl_app
 from cli.main import cli
+from local.server import embedded_base_url
 from modelclient import EndpointConfig, ModelPool, ModelsConfig
-from modelclient.embedded import embedded_base_url
 
 pytestmark = pytest.mark.vllm
 

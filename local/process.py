@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from modelclient.embedded_settings import EmbeddedServerError, ServerInfo, ServerSettings
+from local.settings import EmbeddedServerError, ServerInfo, ServerSettings
 
 logger = logging.getLogger("steward.modelclient")
 

@@ -21,11 +21,20 @@ import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
-import modelclient.embedded as embedded
-import modelclient.embedded_install as install
+import local.install as install
+import local.server as embedded
 from cli.serve_cmd import serve
 from core.errors import ServerUnreachableError
-from modelclient.embedded import (
+from local.process import (
+    build_command,
+    build_env,
+    pid_alive,
+    process_start_ticks,
+    read_state,
+    stop_group,
+    write_state,
+)
+from local.server import (
     EmbeddedServerError,
     ServerInfo,
     ServerSettings,
@@ -35,15 +44,6 @@ from modelclient.embedded import (
     server_status,
     start_server,
     stop_server,
-)
-from modelclient.embedded_process import (
-    build_command,
-    build_env,
-    pid_alive,
-    process_start_ticks,
-    read_state,
-    stop_group,
-    write_state,
 )
 
 
@@ -431,7 +431,7 @@ VLLM_MODEL = os.environ.get("STEWARD_VLLM_MODEL", "smollm2-135m-instruct")
 
 @pytest.mark.vllm
 def test_real_server_lists_its_model() -> None:
-    from modelclient.embedded_process import served_models
+    from local.process import served_models
 
     assert VLLM_MODEL in (served_models(_vllm_url().rstrip("/"), timeout_s=10) or [])
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from core.errors import ServerUnreachableError
 from core.paths import cache_dir
-from modelclient.embedded_install import ensure_model, ensure_venv
-from modelclient.embedded_process import (
+from local.install import ensure_model, ensure_venv
+from local.process import (
     build_command,
     kill_leftovers,
     launch,
@@ -32,7 +32,7 @@ from modelclient.embedded_process import (
     stop_group,
     write_state,
 )
-from modelclient.embedded_settings import (
+from local.settings import (
     EmbeddedServerError,
     Progress,
     ServerInfo,

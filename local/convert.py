@@ -3,7 +3,7 @@
 Run only by the server venv's interpreter (it needs torch, transformers and gguf, which the
 framework does not have)::
 
-    server-venv/bin/python -P embedded_convert.py GGUF_PATH OUT_DIR
+    server-venv/bin/python -P local/convert.py GGUF_PATH OUT_DIR
 
 The framework never imports this module. It writes into ``OUT_DIR`` (which must not exist yet)
 and prints one progress line per step on stdout.
@@ -49,9 +49,9 @@ def convert(gguf_path: Path, out_dir: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``embedded_convert.py GGUF_PATH OUT_DIR``."""
+    """``local/convert.py GGUF_PATH OUT_DIR``."""
     if len(argv) != 2:
-        print("usage: embedded_convert.py GGUF_PATH OUT_DIR", file=sys.stderr)
+        print("usage: local/convert.py GGUF_PATH OUT_DIR", file=sys.stderr)
         return 2
     convert(Path(argv[0]), Path(argv[1]))
     return 0
