@@ -38,6 +38,9 @@ StructuredMode = Literal["json_schema", "json_object", "repair"]
 
 StructuredSetting = Literal["auto", "json_schema", "json_object", "repair"]
 
+PromptStyle = Literal["full", "compact"]
+"""How much a role's prompt explains (see ``EndpointConfig.prompt_style``)."""
+
 _ENV_OVERRIDES = {
     "STEWARD_BASE_URL": "base_url",
     "STEWARD_MODEL": "model",
@@ -82,6 +85,10 @@ class EndpointConfig(BaseModel):
     """Re-asks when the output does not parse or validate under the schema."""
     record_prompts: bool = True
     """Keep the messages sent in each call record."""
+    prompt_style: PromptStyle = "full"
+    """``full`` prompts teach the model its role (tool documentation, notes, an example);
+    ``compact`` ones leave out what a trained expert already knows (a LoRA adapter trained on
+    this role), while decoding stays constrained by the same schemas."""
 
     @field_validator("base_url")
     @classmethod
@@ -127,6 +134,8 @@ class RoleOverride(BaseModel):
     """Overrides ``EndpointConfig.max_reasks``."""
     record_prompts: bool | None = None
     """Overrides ``EndpointConfig.record_prompts``."""
+    prompt_style: PromptStyle | None = None
+    """Overrides ``EndpointConfig.prompt_style`` (``compact`` for a trained expert)."""
 
 
 class ModelsConfig(BaseModel):

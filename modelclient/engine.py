@@ -15,6 +15,7 @@ from typing import Any
 from core.errors import ModelOutputError, StewardError
 from core.usage import CallRecord, OutputMode, Usage
 from modelclient.base import ChatMessage, Completion
+from modelclient.config import PromptStyle
 from modelclient.structured import JSONExtractError, extract_json, reask_prompt
 from modelclient.structured import validate as schema_errors
 
@@ -45,6 +46,9 @@ class ModelBase(ABC):
     """Implements ``Model.complete`` on top of ``_answer``; see ``modelclient.base.Model``."""
 
     name: str
+    prompt_style: PromptStyle = "full"
+    """How much the agents' prompts explain to this model (``compact`` for a trained expert);
+    see ``modelclient.config.EndpointConfig.prompt_style``."""
 
     def __init__(
         self,
@@ -53,11 +57,13 @@ class ModelBase(ABC):
         max_reasks: int = 2,
         record_prompts: bool = True,
         tracer: Tracer | None = None,
+        prompt_style: PromptStyle = "full",
     ) -> None:
         self.name = name
         self.max_reasks = max_reasks
         self.record_prompts = record_prompts
         self.tracer = tracer
+        self.prompt_style = prompt_style
 
     @abstractmethod
     async def _answer(

@@ -60,6 +60,7 @@ class OpenAIModel(ModelBase):
             max_reasks=endpoint.max_reasks,
             record_prompts=endpoint.record_prompts,
             tracer=tracer,
+            prompt_style=endpoint.prompt_style,
         )
         self.endpoint = endpoint
         self.persist_probes = persist_probes
