@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 MANIFEST = "steward_adapter.json"
 """The manifest's file name inside an adapter folder."""
 
-FORMAT = "steward-adapter"
+FORMAT: Literal["steward-adapter"] = "steward-adapter"
 VERSION = 1
 
 
