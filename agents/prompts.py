@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agents import compact as compact_prompts
 from agents.plan import SchedulingGraph
 from agents.records import Attempt, Step, SubtaskRecord
 from apps.base import Tool
@@ -48,10 +49,26 @@ def plan_messages(
     *,
     guidelines: str = "",
     max_nodes: int,
+    compact: bool = False,
 ) -> list[ChatMessage]:
-    """Dynamic Recruitment: ask for a scheduling graph. ``agents`` maps token -> description."""
+    """Dynamic Recruitment: ask for a scheduling graph. ``agents`` maps token -> description;
+    ``compact`` for a trained steward (``agents.compact``)."""
+    if compact:
+        system = compact_prompts.plan_system(agents, max_nodes)
+    else:
+        system = _plan_system(agents, max_nodes)
+    if guidelines:  # remembered from earlier runs, which read app data: fenced as data
+        fenced = data(guidelines, len(guidelines))
+        system += f"\n{UNTRUSTED}\nPlans that worked for similar instructions:\n{fenced}"
+    return [
+        ChatMessage(role="system", content=system),
+        ChatMessage(role="user", content=f"Instruction: {instruction}"),
+    ]
+
+
+def _plan_system(agents: Mapping[str, str], max_nodes: int) -> str:
     roster = "\n".join(f"{tok}: {_first_sentence(desc)}" for tok, desc in sorted(agents.items()))
-    system = (
+    return (
         "You are the steward of a team of app agents. Split the user's instruction into "
         f"subtasks (at most {max_nodes}), each done by ONE app agent named by its task token. "
         "Give each subtask a short id (s1, s2, ...), the task token, a self-contained "
@@ -63,13 +80,6 @@ def plan_messages(
         '"instruction": "Tweet the booking id", "needs": ["s1"]}]}\n'
         "Reply with JSON only."
     )
-    if guidelines:  # remembered from earlier runs, which read app data: fenced as data
-        fenced = data(guidelines, len(guidelines))
-        system += f"\n{UNTRUSTED}\nPlans that worked for similar instructions:\n{fenced}"
-    return [
-        ChatMessage(role="system", content=system),
-        ChatMessage(role="user", content=f"Instruction: {instruction}"),
-    ]
 
 
 def repair_messages(
@@ -96,10 +106,11 @@ def replan_messages(
     *,
     max_nodes: int,
     limit: int,
+    compact: bool = False,
 ) -> list[ChatMessage]:
     """Re-plan the part of the graph that has not succeeded: every unfinished subtask is
     listed, failed and waiting."""
-    base = plan_messages(instruction, agents, max_nodes=max_nodes)
+    base = plan_messages(instruction, agents, max_nodes=max_nodes, compact=compact)
     lines = ["Some subtasks are finished; plan only the remaining work."]
     if done:
         lines.append("Finished (you may list their ids in `needs`, do not repeat them):")
@@ -223,15 +234,20 @@ def evaluate_messages(
     limit: int,
     *,
     earlier: Sequence[JournalEntry] = (),
+    compact: bool = False,
 ) -> list[ChatMessage]:
     """Adjusted Evaluation: ask the steward for a verdict on one attempt."""
     system = (
-        "You check the work of an app agent. Decide whether the subtask was really done "
-        "(what earlier attempts did that is still in effect counts). Reply with JSON: "
-        "success (true/false), failure_kind (none, wrong_result, incomplete, "
-        "tool_error, loop, other), tips (how to succeed on a retry; empty on success), "
-        "key_info (the facts later subtasks need: ids, numbers, names; empty on failure).\n"
-        + UNTRUSTED
+        compact_prompts.EVALUATE_SYSTEM
+        if compact
+        else (
+            "You check the work of an app agent. Decide whether the subtask was really done "
+            "(what earlier attempts did that is still in effect counts). Reply with JSON: "
+            "success (true/false), failure_kind (none, wrong_result, incomplete, "
+            "tool_error, loop, other), tips (how to succeed on a retry; empty on success), "
+            "key_info (the facts later subtasks need: ids, numbers, names; empty on failure).\n"
+            + UNTRUSTED
+        )
     )
     lines = [f"Subtask: {record.instruction}"]
     if attempt.inputs:

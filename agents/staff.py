@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
-from agents import prompts
+from agents import compact, prompts
 from agents.budget import Budget
 from agents.effects import SubtaskEffects
 from agents.records import Action, Attempt, Step
@@ -133,9 +133,12 @@ class StaffAgent:
         self._room: int | None = None
         self.current: Attempt | None = None
         """The attempt in progress (kept by the caller if the attempt is interrupted)."""
-        self.system = prompts.staff_system(
-            specialist.name, specialist.description, specialist.notes, list(self.tools.values())
-        )
+        if getattr(model, "prompt_style", "full") == "compact":  # a trained expert
+            self.system = compact.staff_system(specialist.name, list(self.tools.values()))
+        else:
+            self.system = prompts.staff_system(
+                specialist.name, specialist.description, specialist.notes, list(self.tools.values())
+            )
 
     async def attempt(
         self,

@@ -70,6 +70,11 @@ class StewardAgent:
         self.tools = {token: list(lines) for token, lines in (tools or {}).items()}
 
     @property
+    def compact(self) -> bool:
+        """Whether the steward's model is a trained expert (compact prompts)."""
+        return getattr(self.models(STEWARD), "prompt_style", "full") == "compact"
+
+    @property
     def tokens(self) -> list[str]:
         return sorted(self.agents)
 
@@ -117,7 +122,11 @@ class StewardAgent:
         ``AgentSettings.auto_repair`` off there is no fallback: the run ends.
         """
         messages = prompts.plan_messages(
-            instruction, self.agents, guidelines=guidelines, max_nodes=self.settings.max_nodes
+            instruction,
+            self.agents,
+            guidelines=guidelines,
+            max_nodes=self.settings.max_nodes,
+            compact=self.compact,
         )
         return await self._plan_loop(
             messages,
@@ -152,6 +161,7 @@ class StewardAgent:
             waiting,
             max_nodes=max_nodes,
             limit=self.settings.observation_chars,
+            compact=self.compact,
         )
         return await self._plan_loop(
             messages,
@@ -273,6 +283,7 @@ class StewardAgent:
             attempt_signals(attempt),
             self.settings.observation_chars,
             earlier=earlier,
+            compact=self.compact,
         )
         try:
             completion = await self._call(messages, "evaluate", VERDICT_SCHEMA)
