@@ -20,7 +20,7 @@ from benchmarks.bfcl import (
 )
 from benchmarks.bfcl.purposes import PURPOSES
 from benchmarks.bfcl.report import server_line
-from benchmarks.bfcl.split import span
+from benchmarks.bfcl.split import parse_tasks, span
 from cli.options import (
     USER_MEMORY,
     category_option,
@@ -31,7 +31,14 @@ from cli.options import (
     retrieval_option,
     server_options,
     source_factory,
+    tasks_option,
 )
+
+
+def pick_tasks(spec: str, offset: int, limit: int | None) -> list[int]:
+    """The indices of ``--tasks``, then ``--offset`` and ``--limit`` within them."""
+    chosen = parse_tasks(spec)[offset:]
+    return chosen[:limit] if limit is not None else chosen
 
 
 class ProgressBar:
@@ -123,6 +130,7 @@ def _show(summary: Summary) -> None:
 
 @click.command("bfcl")
 @category_option
+@tasks_option
 @click.option("--limit", type=click.IntRange(1), help="Run at most N tasks (default: all 200).")
 @click.option(
     "--offset", type=click.IntRange(0), default=0, show_default=True, help="Skip the first N tasks."
@@ -187,6 +195,7 @@ def _show(summary: Summary) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def bfcl(
     category: str,
+    tasks_spec: str | None,
     limit: int | None,
     offset: int,
     concurrency: int,
@@ -227,6 +236,7 @@ def bfcl(
     Examples:
       steward bench bfcl --model oracle --json                 # must be 100%
       steward bench bfcl --category multi_turn_base --limit 20 --concurrency 8
+      steward bench bfcl --category multi_turn_miss_func --tasks odd --limit 10
       steward bench bfcl --agent single --base-url http://gpu:8000/v1 --model Qwen/Qwen3-8B
       steward bench bfcl --model Qwen/Qwen3-8B --memory-db user   # learn into your own store
     """
@@ -244,8 +254,9 @@ def bfcl(
         category=category,
         agent=agent,  # type: ignore[arg-type]
         mode=mode,  # type: ignore[arg-type]
-        limit=limit,
-        offset=offset,
+        limit=None if tasks_spec else limit,
+        offset=0 if tasks_spec else offset,
+        indices=pick_tasks(tasks_spec, offset, limit) if tasks_spec else None,
         concurrency=concurrency,
         out=out,
         memory_db=memory_db_path(memory_db),

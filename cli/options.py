@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from agents.registry import default_registry
-from benchmarks.bfcl import CATEGORIES, ORACLE, ORACLE_BROKEN, model_source
+from benchmarks.bfcl import CATEGORIES, ORACLE, ORACLE_BROKEN, TEACHER, model_source
 from benchmarks.bfcl.models import ModelSource
 from cli.retrieval import retrieval_option as retrieval_option
 from modelclient.config import ModelsConfig
@@ -23,6 +23,13 @@ category_option = click.option(
     default="multi_turn_base",
     show_default=True,
     help="BFCL v4 multi-turn category.",
+)
+tasks_option = click.option(
+    "--tasks",
+    "tasks_spec",
+    metavar="SPEC",
+    help="Which tasks by index: even, odd, all, a range (0-19) or numbers (1,3,5); --offset "
+    "and --limit then pick within them (e.g. --tasks odd --limit 10: the first 10 odd ones).",
 )
 concurrency_option = click.option(
     "--concurrency",
@@ -86,7 +93,8 @@ def model_option(help_text: str) -> Callable[[F], F]:
         "--model",
         metavar="NAME",
         help=f"{help_text} A served model name, or `{ORACLE}` (ground-truth replay) / "
-        f"`{ORACLE_BROKEN}` (drops the last call of every turn).",
+        f"`{ORACLE_BROKEN}` (drops the last call of every turn) / `{TEACHER}` (the ground truth "
+        "played as a good steward would, with compact prompts: what `steward train` learns).",
     )
 
 
@@ -106,7 +114,7 @@ def source_factory(
     configs: dict[str | None, ModelsConfig] = {}
 
     def make(name: str | None) -> ModelSource:
-        if name in (ORACLE, ORACLE_BROKEN):
+        if name in (ORACLE, ORACLE_BROKEN, TEACHER):
             return model_source(name, None)
         if name not in configs:
             from cli.build import ensure_backend, models_config

@@ -8,7 +8,14 @@ Markdown table and plots. ``--model oracle`` replays the ground truth through th
 from benchmarks.bfcl.calls import Call, CallFormatError, CallParseError, format_call, parse_call
 from benchmarks.bfcl.data import CATEGORIES, KNOWN_GT_DEFECTS, BfclTask, load_tasks
 from benchmarks.bfcl.harness import Harness, run_benchmark
-from benchmarks.bfcl.models import ORACLE, ORACLE_BROKEN, OracleSource, PoolSource, model_source
+from benchmarks.bfcl.models import (
+    ORACLE,
+    ORACLE_BROKEN,
+    TEACHER,
+    OracleSource,
+    PoolSource,
+    model_source,
+)
 from benchmarks.bfcl.oracle import OracleModels
 from benchmarks.bfcl.results import AGENTS, BenchConfig, Summary, TaskResult, Totals, TurnResult
 from benchmarks.bfcl.score import Score, score_task
@@ -19,6 +26,7 @@ __all__ = [
     "KNOWN_GT_DEFECTS",
     "ORACLE",
     "ORACLE_BROKEN",
+    "TEACHER",
     "BenchConfig",
     "BfclTask",
     "Call",

@@ -247,9 +247,10 @@ class Harness:
     ) -> Callable[[str, str], Awaitable[TurnRun]]:
         """``run(instruction, run_id)`` for this task's agent, world and models."""
         if self.config.agent == "single":
+            store = self._steward_context().store  # the single agent's records go there too
 
             async def single(instruction: str, run_id: str) -> TurnRun:
-                return await run_single_turn(
+                run = await run_single_turn(
                     world,
                     models,
                     instruction,
@@ -257,6 +258,9 @@ class Harness:
                     max_steps=self.config.single_max_steps,
                     run_id=run_id,
                 )
+                if run.record is not None:
+                    store.save_run(run.record.model_dump(mode="json"))
+                return run
 
             return single
         ctx = self._steward_context()

@@ -16,6 +16,8 @@ from modelclient.config import ModelsConfig
 
 ORACLE = "oracle"
 ORACLE_BROKEN = "oracle-broken"
+TEACHER = "teacher"
+"""The ground truth played as a good steward would (``benchmarks.bfcl.teacher``)."""
 
 
 class TaskModels(Protocol):
@@ -49,14 +51,20 @@ class ModelSource(Protocol):
 
 
 class OracleSource:
-    """Ground-truth replay (``broken`` drops the last call of every turn)."""
+    """Ground-truth replay (``broken`` drops the last call of every turn; ``teacher`` plays it
+    as a good steward would, with compact prompts: see ``benchmarks.bfcl.teacher``)."""
 
-    def __init__(self, *, broken: bool = False) -> None:
+    def __init__(self, *, broken: bool = False, teacher: bool = False) -> None:
         self.broken = broken
-        self.label = ORACLE_BROKEN if broken else ORACLE
+        self.teacher = teacher
+        self.label = TEACHER if teacher else ORACLE_BROKEN if broken else ORACLE
         self.scripted = True
 
     def for_task(self, task: BfclTask, *, compound: bool, max_calls: int) -> OracleModels:
+        if self.teacher:
+            from benchmarks.bfcl.teacher import TeacherModels
+
+            return TeacherModels(task, max_calls=max_calls)
         return OracleModels(
             task, compound=compound, broken=self.broken, max_calls=max_calls, name=self.label
         )
@@ -114,4 +122,6 @@ def model_source(name: str | None, config: ModelsConfig | None) -> ModelSource:
         return OracleSource()
     if name == ORACLE_BROKEN:
         return OracleSource(broken=True)
+    if name == TEACHER:
+        return OracleSource(teacher=True)
     return PoolSource(config or ModelsConfig())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from agents.records import RunRecord, SubtaskRecord
 from agents.registry import Specialist, token_for
 from agents.settings import AgentSettings
 from agents.staff import StaffAgent
@@ -107,12 +108,37 @@ async def run_single_turn(
         actions=sum(1 for s in attempt.steps if s.action.tool != "finish"),
         wall_s=round(time.time() - started, 3),
     )
-    status = "succeeded" if attempt.status == "finished" else "failed"
+    ok = attempt.status == "finished"
+    status = "succeeded" if ok else "failed"
+    record = RunRecord(
+        run_id=run_id,
+        instruction=instruction,
+        status="succeeded" if ok else "failed",
+        subtasks=[
+            SubtaskRecord(
+                id="single",
+                task_token=SINGLE_TOKEN,
+                instruction=instruction,
+                status="succeeded" if ok else "failed",
+                attempts=1,
+                result=attempt.result,
+                history=[attempt],
+                started_at=attempt.started_at,
+                ended_at=attempt.ended_at,
+                usage=usage,
+            )
+        ],
+        usage=usage,
+        started_at=started,
+        ended_at=time.time(),
+        settings={"agent": "single"},
+    )
     return TurnRun(
         run_id=run_id,
         status=status,
         error=None if status == "succeeded" else attempt.status,
         apps_planned=used,
         totals=totals,
+        record=record,
         by_purpose=count_calls(attempt.calls),
     )

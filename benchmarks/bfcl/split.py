@@ -141,3 +141,32 @@ def check_unseen(
         f"evaluating task(s) {span(bad)} with it would test on seen tasks. Run other tasks "
         "(--offset/--limit), give another --memory-db, or use --agent no-memory"
     )
+
+
+def parse_tasks(spec: str, total: int = 200) -> list[int]:
+    """Task indices from ``even``, ``odd``, ``all``, ``A-B`` (inclusive) or ``1,3,8`` (and
+    comma-separated mixes of ranges and numbers); a ``UserError`` says what is wrong."""
+    text = spec.strip().lower()
+    if text in ("all", ""):
+        return list(range(total))
+    if text == "even":
+        return list(range(0, total, 2))
+    if text == "odd":
+        return list(range(1, total, 2))
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if "-" in part:
+                first, last = (int(x) for x in part.split("-", 1))
+                out += list(range(first, last + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise UserError(
+                f"--tasks {spec!r}: use even, odd, all, a range like 0-19 or numbers like 1,3,5"
+            ) from None
+    bad = [i for i in out if not 0 <= i < total]
+    if bad:
+        raise UserError(f"--tasks {spec!r}: task indices go from 0 to {total - 1}, not {bad[0]}")
+    return sorted(dict.fromkeys(out))

@@ -162,3 +162,17 @@ async def test_the_harness_checks_each_task_again_as_it_starts(tmp_path: Path) -
         await run_benchmark(config, Elsewhere())
     done = read_results(tmp_path / f"{config.key('oracle')}.jsonl")
     assert sorted(done) == ["multi_turn_miss_param_0", "multi_turn_miss_param_1"]
+
+
+def test_task_specs_name_indices() -> None:
+    from benchmarks.bfcl.split import parse_tasks
+    from core.errors import UserError
+    from cli.bench_bfcl import pick_tasks
+
+    assert parse_tasks("even")[:3] == [0, 2, 4] and len(parse_tasks("odd")) == 100
+    assert parse_tasks("0-3,7,2") == [0, 1, 2, 3, 7]
+    assert pick_tasks("odd", 0, 10) == list(range(1, 20, 2))
+    assert pick_tasks("odd", 2, 2) == [5, 7]
+    for bad in ("evens", "3-x", "250"):
+        with pytest.raises(UserError, match="--tasks"):
+            parse_tasks(bad)
