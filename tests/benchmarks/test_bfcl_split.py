@@ -166,8 +166,8 @@ async def test_the_harness_checks_each_task_again_as_it_starts(tmp_path: Path) -
 
 def test_task_specs_name_indices() -> None:
     from benchmarks.bfcl.split import parse_tasks
-    from core.errors import UserError
     from cli.bench_bfcl import pick_tasks
+    from core.errors import UserError
 
     assert parse_tasks("even")[:3] == [0, 2, 4] and len(parse_tasks("odd")) == 100
     assert parse_tasks("0-3,7,2") == [0, 1, 2, 3, 7]
