@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agents": ("cli.inspect_cmd:agents", "List the specialists and their task tokens."),
     "serve": ("cli.serve_cmd:serve", "Start, inspect or stop the embedded vLLM CPU server."),
     "memory": ("cli.memory_cmd:memory", "Inspect, search, export and prune the memory."),
+    "train": ("cli.train_cmd:train", "Distil verified runs into LoRA experts, one per task token."),
 }
 """Command name -> (``module:attribute`` of the click command, one-line help)."""
 
