@@ -11,6 +11,7 @@ import click
 
 if TYPE_CHECKING:
     from agents.records import RunRecord
+    from local.adapters import InstalledAdapter
 
 
 def echo_json(data: Any) -> None:
@@ -29,18 +30,70 @@ def load_record(saved: dict[str, Any]) -> RunRecord:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def agents(as_json: bool) -> None:
     """List the specialists (staff agents) and their task tokens: the built-in apps and those
-    that plugins add through the `steward.agents` entry point."""
+    that plugins add through the `steward.agents` entry point.
+
+    Each token's trained expert is shown too: the LoRA adapter installed for it on the
+    embedded server (name, training steps, examples, when it was trained; `served` when the
+    running server serves it), or `-` for none. Runs on the embedded server route each token
+    to its expert unless STEWARD_EXPERTS=0.
+    """
     from agents.registry import default_registry
 
     registry = default_registry()
-    rows = [spec.describe() for spec in registry]
+    experts, served, problems = _experts()
+    rows = []
+    for spec in registry:
+        row = spec.describe()
+        row["adapter"] = _adapter_row(experts.get(spec.token), served)
+        rows.append(row)
+    steward = _adapter_row(experts.get("steward"), served)
     if as_json:
-        echo_json({"agents": rows, "errors": registry.errors})
+        echo_json({"agents": rows, "steward": {"adapter": steward}, "errors": registry.errors,
+                   "adapter_problems": problems})  # fmt: skip
         return
     for row in rows:
-        click.echo(f"{row['task_token']:<22} {row['source']:<22} {row['description'][:70]}")
+        expert = _adapter_text(row["adapter"])
+        click.echo(
+            f"{row['task_token']:<22} {row['source']:<22} {expert:<34} {row['description'][:50]}"
+        )
+    if steward is not None:
+        click.echo(f"{'steward':<22} {'(the planner)':<22} {_adapter_text(steward)}")
     for err in registry.errors:
         click.echo(f"warning: {err}", err=True)
+    for line in problems:
+        click.echo(f"warning: cannot serve adapter {line}", err=True)
+
+
+def _experts() -> tuple[dict[str, InstalledAdapter], set[str] | None, list[str]]:
+    """Role -> installed expert, the adapter names the running server serves (None: it does
+    not run), and the adapters that cannot be served."""
+    from local.experts import installed_adapters, module_name, routes
+    from local.server import ServerSettings, running_server
+
+    settings = ServerSettings()
+    adapters = installed_adapters(settings)
+    info = running_server(settings)
+    served = None if info is None else {module_name(m) for m in info.lora_modules}
+    return routes(adapters.servable), served, adapters.problem_lines()
+
+
+def _adapter_row(
+    adapter: InstalledAdapter | None, served: set[str] | None
+) -> dict[str, Any] | None:
+    if adapter is None or adapter.manifest is None:
+        return None
+    m = adapter.manifest
+    return {"name": adapter.name, "steps": m.steps, "examples": m.examples,
+            "trained_at": m.trained_at, "prompt_style": m.prompt_style,
+            "served": served is not None and adapter.name in served}  # fmt: skip
+
+
+def _adapter_text(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return "-"
+    when = dt.datetime.fromtimestamp(row["trained_at"]).strftime("%Y-%m-%d")
+    served = ", served" if row["served"] else ""
+    return f"{row['name']} ({row['steps']} steps, {row['examples']} ex., {when}{served})"
 
 
 @click.command()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import click
 from pydantic import ValidationError
 
+from local.adapters import AdapterManifest
+from local.experts import install_expert, uninstall_expert
 from local.process import server_alive
 from local.server import (
     EmbeddedServerError,
@@ -37,12 +40,16 @@ def _settings(port: int | None, aliases: tuple[str, ...], loras: tuple[str, ...]
         raise click.BadParameter(messages) from exc
 
 
+def _role(manifest: AdapterManifest | None) -> str:
+    return manifest.task_token if manifest is not None else "?"
+
+
 def _show_info(info: ServerInfo) -> None:
     names = ", ".join([info.model, *info.aliases])
     click.echo(f"Embedded server running: {info.base_url} (pid {info.pid})")
     click.echo(f"  models: {names}")
     if info.lora_modules:
-        click.echo(f"  LoRA:   {', '.join(info.lora_modules)}")
+        click.echo(f"  LoRA:   {', '.join(m.partition('=')[0] for m in info.lora_modules)}")
     if info.ready_after_s is not None:
         click.echo(f"  ready after {info.ready_after_s:.1f} s")
     click.echo(f"  log:    {info.log_file}")
@@ -54,6 +61,9 @@ def _show_status(status: ServerStatus) -> None:
         click.echo(f"Embedded server: not running (would listen on {status.base_url}).")
         if status.stale_state_removed:
             click.echo("  (removed the record of a server that had exited)")
+        if status.pending_adapters:
+            click.echo(f"  installed adapters: {', '.join(status.pending_adapters)}")
+        _show_problems(status)
         click.echo("Start it with `steward serve`.")
         return
     state = "running" if status.healthy else "starting (not answering yet)"
@@ -65,6 +75,16 @@ def _show_status(status: ServerStatus) -> None:
         keys = [k for k in _PROBE_KEYS if k in status.probe]
         shown = ", ".join(f"{key}={status.probe[key]}" for key in keys or status.probe)
         click.echo(f"  probe:    {shown}")
+    click.echo(f"  adapters: {', '.join(status.adapters) or 'none'}")
+    if status.pending_adapters:
+        pending = ", ".join(status.pending_adapters)
+        click.echo(f"  not served as installed: {pending} (`steward serve` restarts it with them)")
+    _show_problems(status)
+
+
+def _show_problems(status: ServerStatus) -> None:
+    for line in status.adapter_problems:
+        click.echo(f"  cannot serve adapter {line}")
 
 
 def _stay_attached(settings: ServerSettings, info: ServerInfo) -> None:
@@ -90,6 +110,17 @@ def _stay_attached(settings: ServerSettings, info: ServerInfo) -> None:
 @click.option(
     "--lora", "loras", multiple=True, metavar="NAME=PATH", help="LoRA adapter to serve as NAME."
 )
+@click.option(
+    "--install",
+    "installs",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Install a trained adapter folder (replacing one of its name), then serve it.",
+)
+@click.option(
+    "--uninstall", "uninstalls", multiple=True, metavar="NAME", help="Remove an installed adapter."
+)
 @click.option("--foreground", is_flag=True, help="Stay attached; Ctrl-C stops the server.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def serve(
@@ -98,6 +129,8 @@ def serve(
     port: int | None,
     aliases: tuple[str, ...],
     loras: tuple[str, ...],
+    installs: tuple[Path, ...],
+    uninstalls: tuple[str, ...],
     foreground: bool,
     as_json: bool,
 ) -> None:
@@ -114,7 +147,18 @@ def serve(
     Later starts take ~20-35 s; the server uses ~3.5 GB of RAM.
 
     \b
-    Extra names for the same weights (one per task token) and LoRA adapters:
+    Trained experts: every adapter installed under <data dir>/adapters that
+    was trained on this model is served under its name, and each task token
+    is routed to its own (`steward agents` shows which). When the installed
+    set changed (new, retrained, removed), `steward serve` restarts a running
+    server with them (~25 s).
+      steward serve --install ./out/messaging-expert   # install, then serve
+      steward serve --uninstall messaging-expert
+      steward serve --status                           # what it serves
+
+    \b
+    Extra names for the same weights (one per task token) and LoRA adapters
+    from anywhere (map them to roles in the config file yourself):
       steward serve --alias steward-planner --lora twitter=/path/to/adapter
 
     \b
@@ -125,7 +169,16 @@ def serve(
     """
     if status and stop:
         raise click.UsageError("--status and --stop do not go together")
+    if (status or stop) and (installs or uninstalls):
+        raise click.UsageError(
+            "--install and --uninstall start the server: not with --status or --stop"
+        )
     settings = _settings(port, aliases, loras)
+    for name in uninstalls:
+        _progress(f"uninstalled adapter {name} ({uninstall_expert(name, settings)})")
+    for folder in installs:
+        adapter = install_expert(folder, settings)
+        _progress(f"installed adapter {adapter.name} for {_role(adapter.manifest)}: {adapter.path}")
     if status:
         report = server_status(settings)
         if as_json:
@@ -140,7 +193,7 @@ def serve(
         else:
             click.echo("Stopped the embedded server." if stopped else "No embedded server ran.")
         return
-    info = start_server(settings, _progress)
+    info = start_server(settings, _progress, restart=True)
     if as_json:
         click.echo(info.model_dump_json(indent=2))
     else:

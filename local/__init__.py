@@ -5,14 +5,38 @@ training environment and jobs that make them.
 one on this machine. It imports nothing of ours but ``core`` and the model client's config.
 
 - ``ServerSettings`` / ``start_server`` / ``stop_server`` / ``server_status`` /
-  ``ensure_running`` / ``embedded_base_url``: the server (``steward serve``);
-- ``EmbeddedServerError``: installing, converting, starting or stopping it failed.
+  ``ensure_running`` / ``embedded_base_url`` / ``running_server``: the server (``steward serve``);
+- ``EmbeddedServerError``: installing, converting, starting or stopping it failed;
+- ``AdapterManifest`` / ``InstalledAdapter`` / ``list_adapters`` / ``install_adapter`` /
+  ``uninstall_adapter`` / ``adapter_name``: trained experts (LoRA adapters) installed under
+  ``ServerSettings.adapters_dir``; ``AdapterError``: a broken or unfit adapter;
+- ``install_expert`` / ``uninstall_expert`` (the same, for a server's settings),
+  ``installed_adapters`` / ``expert_routes``: which installed adapters the server serves, and
+  which role each routes to.
 """
 
+from local.adapters import (
+    AdapterError,
+    AdapterManifest,
+    InstalledAdapter,
+    adapter_name,
+    install_adapter,
+    list_adapters,
+    uninstall_adapter,
+)
+from local.experts import (
+    AdapterSet,
+    Routing,
+    expert_routes,
+    install_expert,
+    installed_adapters,
+    uninstall_expert,
+)
 from local.server import (
     embedded_base_url,
     ensure_running,
     read_probe,
+    running_server,
     server_status,
     start_server,
     stop_server,
@@ -26,15 +50,29 @@ from local.settings import (
 )
 
 __all__ = [
+    "AdapterError",
+    "AdapterManifest",
+    "AdapterSet",
     "EmbeddedServerError",
+    "InstalledAdapter",
+    "Routing",
     "ServerInfo",
     "ServerSettings",
     "ServerStatus",
+    "adapter_name",
     "embedded_base_url",
     "ensure_running",
+    "expert_routes",
+    "install_adapter",
+    "install_expert",
+    "installed_adapters",
+    "list_adapters",
     "no_progress",
     "read_probe",
+    "running_server",
     "server_status",
     "start_server",
     "stop_server",
+    "uninstall_adapter",
+    "uninstall_expert",
 ]

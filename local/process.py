@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from local.experts import lora_arguments
 from local.settings import EmbeddedServerError, ServerInfo, ServerSettings
 
 logger = logging.getLogger("steward.modelclient")
@@ -55,7 +56,7 @@ def build_command(settings: ServerSettings, python: Path, model_dir: Path) -> li
     if settings.enforce_eager:
         cmd.append("--enforce-eager")
     if settings.lora_modules:
-        cmd += ["--enable-lora", "--lora-modules", *settings.lora_modules]
+        cmd += lora_arguments(settings.lora_modules)
     return cmd
 
 

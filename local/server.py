@@ -8,14 +8,18 @@ file. Any other OpenAI-compatible server (vLLM on a GPU) needs none of this: pas
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from pathlib import Path
-from typing import Any
 
 from core.errors import ServerUnreachableError
-from core.paths import cache_dir
+from local.experts import (
+    carried_over,
+    changes,
+    digests,
+    installed_adapters,
+    module_name,
+    with_adapters,
+)
 from local.install import ensure_model, ensure_venv
 from local.process import (
     build_command,
@@ -39,6 +43,7 @@ from local.settings import (
     ServerSettings,
     ServerStatus,
     no_progress,
+    read_probe,
 )
 
 __all__ = [
@@ -51,6 +56,7 @@ __all__ = [
     "ensure_running",
     "ensure_venv",
     "read_probe",
+    "running_server",
     "server_status",
     "start_server",
     "stop_server",
@@ -69,8 +75,14 @@ def embedded_base_url(settings: ServerSettings | None = None) -> str:
     return info.base_url if info is not None else settings.base_url
 
 
-def _check_compatible(settings: ServerSettings, info: ServerInfo) -> None:
-    """Refuse to hand back a running server that lacks what ``settings`` asks for."""
+def running_server(settings: ServerSettings) -> ServerInfo | None:
+    """The recorded embedded server if its process is alive (answering or still starting)."""
+    info = read_state(settings)
+    return info if info is not None and server_alive(info) else None
+
+
+def _missing(settings: ServerSettings, info: ServerInfo) -> list[str]:
+    """What ``settings`` asks for by hand that the running server lacks."""
     problems = []
     if info.port != settings.port:
         problems.append(f"it listens on port {info.port}, not {settings.port}")
@@ -80,6 +92,12 @@ def _check_compatible(settings: ServerSettings, info: ServerInfo) -> None:
     missing_lora = set(settings.lora_modules) - set(info.lora_modules)
     if missing_lora:
         problems.append(f"it lacks LoRA modules {', '.join(sorted(missing_lora))}")
+    return problems
+
+
+def _check_compatible(settings: ServerSettings, info: ServerInfo) -> None:
+    """Refuse to hand back a running server that lacks what ``settings`` asks for."""
+    problems = _missing(settings, info)
     if problems:
         raise EmbeddedServerError(
             f"the embedded server is already running (pid {info.pid}) but {'; '.join(problems)}; "
@@ -112,8 +130,25 @@ def _wait_ready(settings: ServerSettings, info: ServerInfo, progress: Progress) 
         time.sleep(_POLL_S)
 
 
-def start_server(settings: ServerSettings, progress: Progress = no_progress) -> ServerInfo:
+def _restart_reason(settings: ServerSettings, info: ServerInfo) -> str | None:
+    """Why a running server must restart to serve what is installed and asked for, or None."""
+    if info.port != settings.port:
+        return None  # another port is another server: refused by _check_compatible
+    wanted = digests(installed_adapters(carried_over(settings, info)).servable)
+    reasons = changes(wanted, info.adapters) + _missing(settings, info)
+    return "; ".join(reasons) or None
+
+
+def start_server(
+    settings: ServerSettings, progress: Progress = no_progress, *, restart: bool = False
+) -> ServerInfo:
     """Return the running embedded server, starting it (and installing it first) if needed.
+    It serves every installed adapter that fits its model (``settings.adapters_dir``).
+
+    With ``restart``, a running server whose adapters differ from those installed (new,
+    retrained, removed), or that lacks a name or LoRA module asked for, is stopped and started
+    again (keeping the aliases and LoRA modules it was given by hand); without, it is handed
+    back as it is.
 
     First run: ~2-3 min to install (~3.5 GB), ~30 s to convert the model; then each start
     takes ~20-25 s. The server keeps running after this process exits.
@@ -121,48 +156,67 @@ def start_server(settings: ServerSettings, progress: Progress = no_progress) -> 
     with state_lock(settings):
         info = read_state(settings)
         if info is not None and server_alive(info):
-            _check_compatible(settings, info)
-            if served_models(info.base_url) is None:
-                progress(f"the embedded server (pid {info.pid}) is starting; waiting")
-                info.ready_after_s = _wait_ready(settings, info, progress)
-            progress(f"embedded server running at {info.base_url} (pid {info.pid})")
-            return info
-        if info is not None:
-            _clean_stale(settings, info)
-        python = ensure_venv(settings, progress)
-        model_dir = ensure_model(settings, progress, python)
-        if served_models(settings.base_url, timeout_s=1.0) is not None:
-            raise EmbeddedServerError(
-                f"another server already answers at {settings.base_url}; use it with --base-url, "
-                "or pick another port"
-            )
-        cmd = build_command(settings, python, model_dir)
-        progress(f"starting vLLM on {settings.base_url} (log: {settings.log_file})")
-        logger.info("launching %s", " ".join(cmd))
-        started_at = time.time()
-        pid, pgid = launch(settings, cmd)
-        info = ServerInfo(
-            pid=pid,
-            pgid=pgid,
-            start_ticks=process_start_ticks(pid),
-            port=settings.port,
-            base_url=settings.base_url,
-            model=settings.served_model_name,
-            aliases=[name for name in settings.served_names if name != settings.served_model_name],
-            lora_modules=list(settings.lora_modules),
-            log_file=str(settings.log_file),
-            started_at=started_at,
-        )
-        write_state(settings, info)
-        try:
-            info.ready_after_s = round(_wait_ready(settings, info, progress), 2)
-        except BaseException:
-            stop_group(info.pid, info.pgid)
+            reason = _restart_reason(settings, info) if restart else None
+            if reason is None:
+                _check_compatible(settings, info)
+                if served_models(info.base_url) is None:
+                    progress(f"the embedded server (pid {info.pid}) is starting; waiting")
+                    info.ready_after_s = _wait_ready(settings, info, progress)
+                progress(f"embedded server running at {info.base_url} (pid {info.pid})")
+                return info
+            progress(f"restarting the embedded server (pid {info.pid}): {reason}")
+            settings = carried_over(settings, info)
+            stop_group(info.pid, info.pgid, timeout_s=10.0)
             remove_state(settings)
-            raise
-        write_state(settings, info)
-        progress(f"ready after {info.ready_after_s:.1f} s: {info.base_url} serves {info.model}")
-        return info
+        elif info is not None:
+            _clean_stale(settings, info)
+        return _launch(settings, progress)
+
+
+def _launch(settings: ServerSettings, progress: Progress) -> ServerInfo:
+    """Install what is missing, launch vLLM with the installed adapters, wait until ready."""
+    python = ensure_venv(settings, progress)
+    model_dir = ensure_model(settings, progress, python)
+    if served_models(settings.base_url, timeout_s=1.0) is not None:
+        raise EmbeddedServerError(
+            f"another server already answers at {settings.base_url}; use it with --base-url, "
+            "or pick another port"
+        )
+    adapters = installed_adapters(settings)
+    for line in adapters.problem_lines():
+        progress(f"not serving adapter {line}")
+    served = with_adapters(settings, adapters.servable)
+    if served.lora_modules:
+        progress(f"serving LoRA adapters: {', '.join(map(module_name, served.lora_modules))}")
+    cmd = build_command(served, python, model_dir)
+    progress(f"starting vLLM on {settings.base_url} (log: {settings.log_file})")
+    logger.info("launching %s", " ".join(cmd))
+    started_at = time.time()
+    pid, pgid = launch(settings, cmd)
+    info = ServerInfo(
+        pid=pid,
+        pgid=pgid,
+        start_ticks=process_start_ticks(pid),
+        port=settings.port,
+        base_url=settings.base_url,
+        model=settings.served_model_name,
+        aliases=[name for name in settings.served_names if name != settings.served_model_name],
+        lora_modules=served.lora_modules,
+        adapters=digests(adapters.servable),
+        adapters_dir=str(settings.adapters_dir) if settings.adapters_dir else None,
+        log_file=str(settings.log_file),
+        started_at=started_at,
+    )
+    write_state(settings, info)
+    try:
+        info.ready_after_s = round(_wait_ready(settings, info, progress), 2)
+    except BaseException:
+        stop_group(info.pid, info.pgid)
+        remove_state(settings)
+        raise
+    write_state(settings, info)
+    progress(f"ready after {info.ready_after_s:.1f} s: {info.base_url} serves {info.model}")
+    return info
 
 
 def _clean_stale(settings: ServerSettings, info: ServerInfo) -> None:
@@ -191,38 +245,18 @@ def stop_server(settings: ServerSettings) -> bool:
         return True
 
 
-def read_probe(base_url: str, model: str, path: Path | None = None) -> dict[str, Any] | None:
-    """The model client's cached capability probe for (``base_url``, ``model``), read
-    tolerantly from ``cache_dir()/probes.json`` (any key that names both, or nested)."""
-    path = path or cache_dir() / "probes.json"
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    nested = data.get(base_url)
-    if isinstance(nested, dict) and isinstance(nested.get(model), dict):
-        return dict(nested[model])
-    for key, value in data.items():
-        if not isinstance(value, dict):
-            continue
-        if base_url in str(key) and str(key).endswith(model):
-            return dict(value)
-        if value.get("base_url") == base_url and value.get("model") == model:
-            return dict(value)
-    return None
-
-
 def server_status(settings: ServerSettings) -> ServerStatus:
     """Whether the embedded server runs and answers; a state file whose process is gone is
     cleaned up (``stale_state_removed``)."""
     info = read_state(settings)
+    adapters = installed_adapters(settings)
     if info is None or not server_alive(info):
         if info is not None:
             with state_lock(settings):
                 _clean_stale(settings, info)
         return ServerStatus(
+            pending_adapters=[adapter.name for adapter in adapters.servable],
+            adapter_problems=adapters.problem_lines(),
             running=False,
             base_url=settings.base_url,
             model=settings.served_model_name,
@@ -241,6 +275,11 @@ def server_status(settings: ServerSettings) -> ServerStatus:
         uptime_s=round(time.time() - info.started_at, 1),
         log_file=info.log_file,
         probe=read_probe(info.base_url, info.model, settings.probes_file),
+        adapters=[module_name(module) for module in info.lora_modules],
+        pending_adapters=[
+            line.split(" ", 1)[1] for line in changes(digests(adapters.servable), info.adapters)
+        ],
+        adapter_problems=adapters.problem_lines(),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.errors import UserError
-from core.paths import cache_dir
+from core.paths import cache_dir, data_dir
 
 Progress = Callable[[str], None]
 """Receives one human-readable progress line at a time (pip output, readiness polls...)."""
@@ -46,7 +47,11 @@ class ServerSettings(BaseModel):
     aliases: list[str] = Field(default_factory=list)
     """Extra served-model-names for the same weights (e.g. one per task token)."""
     lora_modules: list[str] = Field(default_factory=list)
-    """LoRA adapters as ``name=path``; any given turns on ``--enable-lora``."""
+    """LoRA adapters as ``name=path``, served beside the installed ones; any adapter turns on
+    ``--enable-lora``."""
+    adapters_dir: Path | None = Field(default_factory=lambda: data_dir() / "adapters")
+    """Installed adapters (``local.adapters``), one folder each: every one that fits the model
+    is served under its name. None serves none of them."""
     compact_json: bool = True
     """Constrained JSON without optional whitespace (xgrammar's ``disable_any_whitespace``): a
     small model otherwise spends its tokens on indentation."""
@@ -127,7 +132,12 @@ class ServerInfo(BaseModel):
     aliases: list[str] = Field(default_factory=list)
     """Other served names of the same weights."""
     lora_modules: list[str] = Field(default_factory=list)
-    """LoRA adapters (``name=path``) it was started with."""
+    """LoRA adapters (``name=path``) it was started with, the installed ones included."""
+    adapters: dict[str, str] = Field(default_factory=dict)
+    """The installed adapters among them: name -> digest of the adapter's files when it started
+    (a retrained adapter has another digest)."""
+    adapters_dir: str | None = None
+    """Where those installed adapters were read from."""
     log_file: str
     """Where its output goes."""
     started_at: float
@@ -161,3 +171,33 @@ class ServerStatus(BaseModel):
     """True if a state file pointed at a dead process and was deleted."""
     probe: dict[str, Any] | None = None
     """The model client's cached capability probe for this endpoint, if any."""
+    adapters: list[str] = Field(default_factory=list)
+    """LoRA adapters the running server serves."""
+    pending_adapters: list[str] = Field(default_factory=list)
+    """Installed adapters that fit but are not served as installed (new, retrained or removed
+    since the server started): ``steward serve`` restarts the server with them."""
+    adapter_problems: list[str] = Field(default_factory=list)
+    """Installed adapters that cannot be served, one line each: ``name: why``."""
+
+
+def read_probe(base_url: str, model: str, path: Path | None = None) -> dict[str, Any] | None:
+    """The model client's cached capability probe for (``base_url``, ``model``), read
+    tolerantly from ``cache_dir()/probes.json`` (any key that names both, or nested)."""
+    path = path or cache_dir() / "probes.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    nested = data.get(base_url)
+    if isinstance(nested, dict) and isinstance(nested.get(model), dict):
+        return dict(nested[model])
+    for key, value in data.items():
+        if not isinstance(value, dict):
+            continue
+        if base_url in str(key) and str(key).endswith(model):
+            return dict(value)
+        if value.get("base_url") == base_url and value.get("model") == model:
+            return dict(value)
+    return None

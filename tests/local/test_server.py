@@ -23,8 +23,10 @@ from pydantic import ValidationError
 
 import local.install as install
 import local.server as embedded
+from cli.main import cli
 from cli.serve_cmd import serve
 from core.errors import ServerUnreachableError
+from local.experts import install_expert, uninstall_expert
 from local.process import (
     build_command,
     build_env,
@@ -45,6 +47,7 @@ from local.server import (
     start_server,
     stop_server,
 )
+from tests.local.test_adapters import CONFIG, SHA, make_adapter
 
 
 def _free_port() -> int:
@@ -142,7 +145,16 @@ def test_command_line_aliases_and_lora(settings: ServerSettings) -> None:
     start = cmd.index("--served-model-name")
     assert cmd[start + 1 : start + 4] == ["smollm2-135m-instruct", "steward", "staff"]
     assert cmd[start + 4] == "--host"
-    assert cmd[-4:] == ["--enable-lora", "--lora-modules", "twitter=/a/tw", "travel=/a/tr"]
+    assert cmd[-8:] == [
+        "--enable-lora",
+        "--max-loras",
+        "2",
+        "--max-lora-rank",
+        "16",  # no adapter_config.json to read: vLLM's default
+        "--lora-modules",
+        "twitter=/a/tw",
+        "travel=/a/tr",
+    ]
     assert "--enforce-eager" not in cmd
 
 
@@ -417,6 +429,128 @@ def test_cli_status_and_stop_json(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     result = runner.invoke(serve, ["--lora", "nonsense"])
     assert result.exit_code == 2
     assert "NAME=PATH" in result.output
+
+
+# --- installed adapters: served, restarted for, reported ---------------------------------------
+
+
+def _fake_recording(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """A fake server whose real vLLM command lines are kept, one per launch."""
+    launched: list[list[str]] = []
+
+    def command(s: ServerSettings, python: Path, model_dir: Path) -> list[str]:
+        launched.append(build_command(s, python, model_dir))
+        return [sys.executable, "-c", FAKE_SERVER, str(s.port), *s.served_names]
+
+    monkeypatch.setattr(embedded, "ensure_venv", lambda s, p: Path(sys.executable))
+    monkeypatch.setattr(embedded, "ensure_model", lambda s, p, py: s.model_dir)
+    monkeypatch.setattr(embedded, "build_command", command)
+    return launched
+
+
+def _with_model(settings: ServerSettings) -> None:
+    settings.model_dir.mkdir(parents=True, exist_ok=True)
+    (settings.model_dir / "config.json").write_bytes(CONFIG)
+
+
+def test_installed_adapters_are_served_and_a_change_restarts_the_server(
+    settings: ServerSettings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    launched = _fake_recording(monkeypatch)
+    _with_model(settings)
+    assert settings.adapters_dir is not None
+    install_expert(make_adapter(tmp_path / "out-1"), settings)
+    make_adapter(settings.adapters_dir / "old-expert", name="old-expert", base_model="other")
+    by_hand = make_adapter(tmp_path / "by-hand", name="by-hand", rank=64)
+    given = settings.model_copy(
+        update={"aliases": ["extra"], "lora_modules": [f"by-hand={by_hand}"]}
+    )
+    lines: list[str] = []
+    first = start_server(given, lines.append)
+    try:
+        expert = f"messaging-expert={settings.adapters_dir / 'messaging-expert'}"
+        assert launched[0][-8:] == ["--enable-lora", "--max-loras", "2", "--max-lora-rank", "64",
+                                    "--lora-modules", f"by-hand={by_hand}", expert]  # fmt: skip
+        assert (
+            "not serving adapter old-expert: trained on other, not on smollm2-135m-instruct"
+            in lines
+        )
+        assert list(first.adapters) == ["messaging-expert"]
+        assert first.adapters_dir == str(settings.adapters_dir)
+        assert read_state(settings) == first
+        assert start_server(settings, restart=True).pid == first.pid  # nothing changed
+        status = server_status(settings)
+        assert status.adapters == ["by-hand", "messaging-expert"]
+        assert (status.pending_adapters, len(status.adapter_problems)) == ([], 1)
+
+        install_expert(
+            make_adapter(tmp_path / "out-2", name="travel-expert", token="<app:travel>"), settings
+        )
+        assert start_server(settings).pid == first.pid  # without restart: handed back as it is
+        assert server_status(settings).pending_adapters == ["travel-expert"]
+        second = start_server(settings, lines.append, restart=True)
+        assert second.pid != first.pid and not pid_alive(first.pid)
+        assert f"restarting the embedded server (pid {first.pid}): new travel-expert" in lines
+        assert sorted(second.adapters) == ["messaging-expert", "travel-expert"]
+        assert (
+            "--max-loras" in launched[1]
+            and launched[1][launched[1].index("--max-loras") + 1] == "3"
+        )
+        assert (
+            f"by-hand={by_hand}" in launched[1] and "extra" in launched[1]
+        )  # kept over the restart
+        assert server_status(settings).pending_adapters == []
+
+        install_expert(make_adapter(tmp_path / "out-3", steps=99), settings)
+        third = start_server(settings, lines.append, restart=True)
+        assert third.pid != second.pid
+        assert (
+            f"restarting the embedded server (pid {second.pid}): retrained messaging-expert"
+            in lines
+        )
+        uninstall_expert("travel-expert", settings)
+        assert start_server(settings, lines.append, restart=True).pid != third.pid
+        assert any(line.endswith(f"(pid {third.pid}): removed travel-expert") for line in lines)
+    finally:
+        assert stop_server(settings)
+
+
+def test_cli_install_serve_status_uninstall(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _fake_recording(monkeypatch)
+    settings = ServerSettings()
+    _with_model(settings)
+    port = str(_free_port())
+    runner = CliRunner()
+    other = make_adapter(tmp_path / "other", base_model_sha256="ab" * 32)
+    result = runner.invoke(cli, ["serve", "--install", str(other), "--port", port])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "Error: cannot install adapter messaging-expert: trained on other weights of "
+        f"smollm2-135m-instruct (config.json sha256 abababababab, this model's is {SHA[:12]})"
+    ]
+    result = runner.invoke(cli, ["serve", "--status", "--install", str(other)])
+    assert result.exit_code == 2 and "not with --status" in result.stderr
+    try:
+        good = make_adapter(tmp_path / "good")
+        result = runner.invoke(cli, ["serve", "--install", str(good), "--port", port, "--json"])
+        assert result.exit_code == 0, result.output
+        assert list(json.loads(result.stdout)["adapters"]) == ["messaging-expert"]
+        assert "installed adapter messaging-expert for <app:messaging>" in result.stderr
+        result = runner.invoke(cli, ["serve", "--status", "--port", port])
+        assert "adapters: messaging-expert" in result.stdout
+        status = json.loads(runner.invoke(cli, ["serve", "--status", "--json"]).stdout)
+        assert status["adapters"] == ["messaging-expert"]
+        result = runner.invoke(cli, ["serve", "--uninstall", "messaging-expert", "--port", port])
+        assert result.exit_code == 0, result.output
+        assert "restarting the embedded server" in result.stderr
+        assert ": removed messaging-expert" in result.stderr
+        result = runner.invoke(cli, ["serve", "--uninstall", "messaging-expert", "--port", port])
+        assert result.exit_code == 2
+        assert "no installed adapter 'messaging-expert' (installed: none)" in result.stderr
+    finally:
+        runner.invoke(cli, ["serve", "--stop"])
 
 
 # --- against the real server (`pytest --run-vllm`; STEWARD_VLLM_URL picks another server) -------
