@@ -13,6 +13,10 @@ one on this machine. It imports nothing of ours but ``core`` and the model clien
 - ``install_expert`` / ``uninstall_expert`` (the same, for a server's settings),
   ``installed_adapters`` / ``expert_routes``: which installed adapters the server serves, and
   which role each routes to.
+- ``TrainJob`` / ``LoraSettings`` / ``run_job`` -> ``TrainResult`` (with ``TrainProgress`` lines):
+  train an adapter in the training environment (``ensure_train_env`` / ``find_train_env`` ->
+  ``TrainEnv``); ``TrainJobError`` / ``TrainSettingsError`` / ``TrainBusyError`` /
+  ``TrainError`` / ``TrainEnvError``: what can go wrong.
 """
 
 from local.adapters import (
@@ -48,6 +52,15 @@ from local.settings import (
     ServerStatus,
     no_progress,
 )
+from local.trainenv import TrainEnv, TrainEnvError, ensure_train_env, find_train_env
+from local.trainjob import (
+    LoraSettings,
+    TrainJob,
+    TrainJobError,
+    TrainProgress,
+    TrainResult,
+)
+from local.trainrun import TrainBusyError, TrainError, TrainSettingsError, run_job
 
 __all__ = [
     "AdapterError",
@@ -55,20 +68,33 @@ __all__ = [
     "AdapterSet",
     "EmbeddedServerError",
     "InstalledAdapter",
+    "LoraSettings",
     "Routing",
     "ServerInfo",
     "ServerSettings",
     "ServerStatus",
+    "TrainBusyError",
+    "TrainEnv",
+    "TrainEnvError",
+    "TrainError",
+    "TrainJob",
+    "TrainJobError",
+    "TrainProgress",
+    "TrainResult",
+    "TrainSettingsError",
     "adapter_name",
     "embedded_base_url",
     "ensure_running",
+    "ensure_train_env",
     "expert_routes",
+    "find_train_env",
     "install_adapter",
     "install_expert",
     "installed_adapters",
     "list_adapters",
     "no_progress",
     "read_probe",
+    "run_job",
     "running_server",
     "server_status",
     "start_server",
