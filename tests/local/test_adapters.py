@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from agents import Registry, Specialist
-from cli.build import models_config
+from cli.build import ensure_backend, models_config
 from cli.main import cli
 from local.adapters import (
     MANIFEST,
@@ -34,6 +35,7 @@ from local.experts import (
 )
 from local.process import write_state
 from local.settings import ServerInfo, ServerSettings
+from modelclient.stub import StubServer
 from tests.orchestrator.helpers import MailApp, NotesApp
 
 BASE = "smollm2-135m-instruct"
@@ -317,10 +319,28 @@ def test_a_running_server_without_the_expert_keeps_the_base_model(
     assert settings.adapters_dir is not None
     make_adapter(settings.adapters_dir / "messaging-expert")
     info = _running(settings, [])
-    info.pid = info.pgid = __import__("os").getpid()  # "alive": this very process
+    info.pid = os.getpid()  # "alive": this very process
     write_state(settings, info)
     cfg = models_config(_registry(), None, None, None)
     assert cfg.resolve("<app:messaging>").model == "own-name"
+
+
+def test_a_run_says_which_installed_experts_the_server_does_not_serve(
+    settings: ServerSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert settings.adapters_dir is not None
+    make_adapter(settings.adapters_dir / "messaging-expert")
+    with StubServer(models=[BASE]) as stub:
+        info = _running(settings, [])
+        info.pid, info.base_url = os.getpid(), stub.url  # "alive": this very process
+        write_state(settings, info)
+        cfg = models_config(_registry(), None, stub.url, None)
+        ensure_backend(cfg, autostart=False, quiet=False)
+        ensure_backend(cfg, autostart=False, quiet=False, experts=False)
+    assert capsys.readouterr().err.splitlines() == [
+        "[serve] installed experts not served yet: messaging-expert (their roles use the base "
+        "model; `steward serve` restarts the server with them)"
+    ]
 
 
 # --- steward agents ---------------------------------------------------------------------------
