@@ -149,9 +149,10 @@ def serve(
     \b
     Trained experts: every adapter installed under <data dir>/adapters that
     was trained on this model is served under its name, and each task token
-    is routed to its own (`steward agents` shows which). When the installed
-    set changed (new, retrained, removed), `steward serve` restarts a running
-    server with them (~25 s).
+    is routed to its own (`steward agents` shows which; STEWARD_EXPERTS=0
+    turns that off for a run). When the installed set changed (new,
+    retrained, removed), `steward serve` restarts a running server with
+    them (~20 s).
       steward serve --install ./out/messaging-expert   # install, then serve
       steward serve --uninstall messaging-expert
       steward serve --status                           # what it serves
