@@ -68,6 +68,12 @@ def _experience(enabled: bool) -> Experience | None:
 @click.option(
     "--no-memory", is_flag=True, help="Neither retrieve nor write experience for this run."
 )
+@click.option(
+    "--no-experts",
+    is_flag=True,
+    help="Send every role to the base model, not to its installed expert (a LoRA adapter from "
+    "`steward train`); the same as STEWARD_EXPERTS=0.",
+)
 @retrieval_option
 @click.option(
     "--no-autostart",
@@ -110,6 +116,7 @@ def run(
     as_json: bool,
     mermaid: bool,
     no_memory: bool,
+    no_experts: bool,
     memory_retrieval: Retrieval | None,
     no_autostart: bool,
     max_steps: int,
@@ -156,6 +163,7 @@ def run(
         model=model,
         autostart=not no_autostart,
         quiet=quiet,
+        experts=False if no_experts else None,
     )
     settings = AgentSettings(
         max_steps=max_steps,

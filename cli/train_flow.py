@@ -126,7 +126,21 @@ async def train_experts(
             job = job.model_copy(update={"max_steps": steps[role]})
         report.adapters.append(await _train_one(job, options, progress, say))
     (options.out / "train_report.json").write_text(report.model_dump_json(indent=2))
+    if options.install and report.adapters:
+        _serve_new(say)
     return report
+
+
+def _serve_new(say: Say) -> None:
+    """Restart a running embedded server so it serves the adapters just installed (a stopped
+    one serves them when it next starts)."""
+    from local.server import running_server, start_server
+    from local.settings import ServerSettings
+
+    settings = ServerSettings()
+    if running_server(settings) is not None:
+        say("restarting the embedded server to serve the new experts")
+        start_server(settings, say, restart=True)
 
 
 def _job(
