@@ -92,8 +92,9 @@ def load_examples(path: str | Path, limit: int | None) -> list[dict[str, Any]]:
             if not line.strip():
                 continue
             item = json.loads(line)
-            messages, answer = item.get("messages"), item.get("answer")
-            if not (isinstance(messages, list) and isinstance(answer, str)):
+            if not isinstance(item, dict) or not isinstance(item.get("messages"), list):
+                item = {}
+            if not isinstance(item.get("answer"), str):
                 raise ValueError(f"{path}:{number}: needs `messages` (a list) and `answer` (text)")
             found.append(item)
             if limit is not None and len(found) >= limit:
@@ -237,6 +238,9 @@ def main(argv: list[str]) -> int:
         _log(f"another trainer is running on {out}")
         return EXIT_BUSY
     with lock:
+        if job.get("version") != 1:
+            _log(f"job version {job.get('version')} is not 1: update Steward's trainer")
+            return EXIT_BAD_INPUT
         return _train(job, out)
 
 
@@ -355,21 +359,10 @@ def _train(job: dict[str, Any], out: Path) -> int:
     model.save_pretrained(out)
     manifest = _manifest(job, len(encoded), step, seen, losses, train_s)
     write_json(out / MANIFEST_FILE, manifest)
-    result = {
-        "adapter_dir": str(out),
-        "settings_key": key,
-        "examples": len(encoded),
-        "skipped": skipped,
-        "truncated": truncated,
-        "steps": step,
-        "epochs": manifest["epochs"],
-        "loss_first": manifest["loss_first"],
-        "loss_last": manifest["loss_last"],
-        "losses": losses,
-        "train_s": train_s,
-        "resumed_from_step": first_step,
-    }
-    write_json(out / RESULT_FILE, result)
+    same = ("examples", "steps", "epochs", "loss_first", "loss_last", "train_s")
+    result = {"adapter_dir": str(out), "settings_key": key, "skipped": skipped, "losses": losses}
+    result |= {"truncated": truncated, "resumed_from_step": first_step}
+    write_json(out / RESULT_FILE, result | {name: manifest[name] for name in same})
     for old in out.glob(f"{CHECKPOINT_PREFIX}*"):
         shutil.rmtree(old, ignore_errors=True)
     _log(f"done: {step} steps in {train_s:.1f} s, adapter in {out}")
