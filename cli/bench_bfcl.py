@@ -35,6 +35,29 @@ from cli.options import (
 )
 
 
+def check_experts(source: object, bench: BenchConfig) -> None:
+    """Refuse to evaluate tasks whose index an expert the run is routed to learned from."""
+    config = getattr(source, "config", None)
+    if config is None:  # a scripted model: no experts
+        return
+    from benchmarks.bfcl.data import load_tasks
+    from benchmarks.bfcl.split import check_experts_unseen
+    from local.experts import installed_adapters
+    from local.settings import ServerSettings
+
+    routed = {config.default.model, *(r.model for r in config.roles.values() if r.model)}
+    experts = {
+        a.name: a.manifest.sources
+        for a in installed_adapters(ServerSettings()).servable
+        if a.name in routed and a.manifest is not None
+    }
+    if experts:
+        tasks = load_tasks(
+            bench.category, limit=bench.limit, offset=bench.offset, indices=bench.indices
+        )
+        check_experts_unseen(experts, [t.id for t in tasks])
+
+
 def pick_tasks(spec: str, offset: int, limit: int | None) -> list[int]:
     """The indices of ``--tasks``, then ``--offset`` and ``--limit`` within them."""
     chosen = parse_tasks(spec)[offset:]
@@ -267,6 +290,7 @@ def bfcl(
         single_max_steps=max_steps or BenchConfig.model_fields["single_max_steps"].default,
         max_calls_per_turn=max_calls,
     )
+    check_experts(source, bench)
     if fresh:
         bench.out.joinpath(f"{bench.key(source.label)}.jsonl").unlink(missing_ok=True)
     bar = ProgressBar(enabled=not quiet)

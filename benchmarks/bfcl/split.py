@@ -23,7 +23,7 @@ import json
 import re
 import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from core.errors import UserError
@@ -170,3 +170,29 @@ def parse_tasks(spec: str, total: int = 200) -> list[int]:
     if bad:
         raise UserError(f"--tasks {spec!r}: task indices go from 0 to {total - 1}, not {bad[0]}")
     return sorted(dict.fromkeys(out))
+
+
+def taught_indices(sources: Iterable[str]) -> set[int]:
+    """The BFCL task indices an expert learned from, read from its manifest's sources
+    (``teacher:bfcl:CATEGORY:SPEC``; any category counts, since task N of each is a version of
+    base task N). Sources of other kinds (``runs``) name no index."""
+    out: set[int] = set()
+    for source in sources:
+        parts = source.split(":", 3)
+        if len(parts) == 4 and parts[:2] == ["teacher", "bfcl"]:
+            out.update(parse_tasks(parts[3]))
+    return out
+
+
+def check_experts_unseen(experts: Mapping[str, Iterable[str]], task_ids: Sequence[str]) -> None:
+    """Raise :class:`SplitLeakError` if an expert (name -> its sources) learned from the index
+    of a task in ``task_ids``."""
+    for name, sources in sorted(experts.items()):
+        bad = leaked(taught_indices(sources), (task_index(t) for t in task_ids))
+        if bad:
+            raise SplitLeakError(
+                f"expert {name} learned from BFCL task(s) {span(bad)}, and task N of every "
+                f"category is a version of multi_turn_base task N: evaluating them with it "
+                "would test on seen tasks. Run other tasks (e.g. --tasks odd when it learned "
+                "from even ones), or set STEWARD_EXPERTS=0 to evaluate the base model"
+            )

@@ -176,3 +176,28 @@ def test_task_specs_name_indices() -> None:
     for bad in ("evens", "3-x", "250"):
         with pytest.raises(UserError, match="--tasks"):
             parse_tasks(bad)
+
+
+def test_an_expert_never_evaluates_a_task_it_learned_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from benchmarks.bfcl.results import BenchConfig
+    from benchmarks.bfcl.split import SplitLeakError, taught_indices
+    from cli.bench_bfcl import check_experts
+    from modelclient.config import ModelsConfig, RoleOverride
+
+    assert taught_indices(["teacher:bfcl:multi_turn_base:even", "runs"]) == set(range(0, 200, 2))
+    expert = SimpleNamespace(
+        name="steward-expert",
+        manifest=SimpleNamespace(sources=["teacher:bfcl:multi_turn_base:0-9"]),
+    )
+    monkeypatch.setattr(
+        "local.experts.installed_adapters", lambda settings: SimpleNamespace(servable=[expert])
+    )
+    routed = SimpleNamespace(
+        config=ModelsConfig(roles={"steward": RoleOverride(model="steward-expert")})
+    )
+    check_experts(routed, BenchConfig(category="multi_turn_miss_func", indices=[11, 13]))
+    with pytest.raises(SplitLeakError, match="learned from BFCL task"):
+        check_experts(routed, BenchConfig(category="multi_turn_miss_func", indices=[3, 11]))
+    check_experts(SimpleNamespace(config=ModelsConfig()), BenchConfig(category="multi_turn_base"))
