@@ -32,6 +32,33 @@ def token_for(name: str) -> str:
     return f"<app:{name}>"
 
 
+def mcp_token(name: str) -> str:
+    """The task token of the MCP server ``name`` (``[mcp.NAME]`` in the config file)."""
+    return f"<mcp:{name}>"
+
+
+MCP_SOURCE = "mcp"
+"""``Specialist.source`` of an MCP server."""
+
+
+def mcp_specialist(app: App) -> Specialist:
+    """The specialist of a started MCP server's app (``apps.mcp.McpApp``): token
+    ``<mcp:NAME>``, the app itself for any (empty) initial state."""
+
+    def factory(state: dict[str, Any]) -> App:
+        if state:
+            raise ValueError(f"{app.name} is an MCP server: it takes no initial state, give {{}}")
+        return app
+
+    return Specialist(
+        name=app.name,
+        description=app.description,
+        app_factory=factory,
+        source=MCP_SOURCE,
+        token=mcp_token(app.name),
+    )
+
+
 @dataclass(frozen=True)
 class Specialist:
     """An app-specialised staff agent: which app, how to build it, and what to tell the model.
@@ -91,14 +118,32 @@ class Registry:
 
     def get(self, key: str) -> Specialist:
         """The specialist with this task token or app name."""
-        spec = self._by_token.get(key) or self._by_token.get(token_for(key))
+        spec = self._find(key)
         if spec is None:
             known = ", ".join(sorted(self._by_token)) or "none"
             raise UnknownAgentError(f"no specialist for {key!r}; registered: {known}")
         return spec
 
+    def _find(self, key: str) -> Specialist | None:
+        spec = self._by_token.get(key) or self._by_token.get(token_for(key))
+        if spec is None:  # an app whose token is not <app:NAME> (an MCP server's <mcp:NAME>)
+            spec = next((s for s in self._by_token.values() if s.name == key), None)
+        return spec
+
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and (key in self._by_token or token_for(key) in self._by_token)
+        return isinstance(key, str) and self._find(key) is not None
+
+    def extended(self, specialists: list[Specialist]) -> Registry:
+        """A new registry with this one's specialists (and load errors) plus ``specialists``;
+        this one is left as it is. A name already taken is a ``ValueError``."""
+        taken = {s.name for s in self._by_token.values()}
+        for spec in specialists:
+            if spec.name in taken:
+                raise ValueError(f"app name {spec.name!r} is already taken")
+            taken.add(spec.name)
+        registry = Registry([*self._by_token.values(), *specialists])
+        registry.errors = list(self.errors)
+        return registry
 
     def __iter__(self) -> Iterator[Specialist]:
         return iter(sorted(self._by_token.values(), key=lambda s: s.token))

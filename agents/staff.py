@@ -216,7 +216,7 @@ class StaffAgent:
                 attempt.result = "stopped: the same action was repeated"
                 return True
             return False
-        step = self.execute(action)
+        step = await self.aexecute(action)
         step.repeated = repeats > 0
         attempt.steps.append(step)
         self._notify(step)
@@ -264,6 +264,38 @@ class StaffAgent:
 
     def execute(self, action: Action) -> Step:
         """Validate the arguments and call the app; errors become the step's ``error``."""
+        ready = self._begin(action)
+        if isinstance(ready, Step):
+            return ready
+        tool, entry = ready
+        start = time.perf_counter()
+        try:
+            step = Step(action=action, observation=self.app.call(tool.name, action.arguments))
+        except Exception as exc:
+            step = self._failed(action, tool, exc)
+        return self._end(step, entry, start)
+
+    async def aexecute(self, action: Action) -> Step:
+        """:meth:`execute` for an app with an ``acall(tool, args)`` coroutine (an MCP server):
+        the call is awaited, so a slow one does not hold up the run's other subtasks. Other
+        apps go through :meth:`execute`."""
+        acall = getattr(self.app, "acall", None)
+        if acall is None:
+            return self.execute(action)
+        ready = self._begin(action)
+        if isinstance(ready, Step):
+            return ready
+        tool, entry = ready
+        start = time.perf_counter()
+        try:
+            step = Step(action=action, observation=await acall(tool.name, action.arguments))
+        except Exception as exc:
+            step = self._failed(action, tool, exc)
+        return self._end(step, entry, start)
+
+    def _begin(self, action: Action) -> Step | tuple[Tool, JournalEntry | None]:
+        """A step that ends here (unknown tool, invalid arguments, a call failed work already
+        made), or the tool to call and its journaled intent."""
         tool = self.tools.get(action.tool)
         if tool is None:
             return Step(action=action, error=f"unknown tool {action.tool!r}")
@@ -275,22 +307,25 @@ class StaffAgent:
                 f"Schema: {json.dumps(tool.parameters.get('properties', {}))[:400]}",
             )
         effects = self.effects
-        if effects is not None:
-            earlier = effects.claim(tool, action.arguments)
-            if earlier is not None:  # failed work already did exactly this: not again
-                return Step(action=action, observation=earlier.observation, reused=earlier.id)
-            entry = effects.intent(tool, action.arguments)
-        start = time.perf_counter()
-        try:
-            step = Step(action=action, observation=self.app.call(tool.name, action.arguments))
-        except ToolError as exc:
-            step = Step(action=action, error=str(exc))
-        except Exception as exc:  # an app bug must not end the run; the model sees it
-            log.warning("%s.%s raised %r", self.app.name, tool.name, exc)
-            step = Step(action=action, error=f"{type(exc).__name__}: {exc}")
+        if effects is None:
+            return tool, None
+        earlier = effects.claim(tool, action.arguments)
+        if earlier is not None:  # failed work already did exactly this: not again
+            return Step(action=action, observation=earlier.observation, reused=earlier.id)
+        return tool, effects.intent(tool, action.arguments)
+
+    def _failed(self, action: Action, tool: Tool, exc: Exception) -> Step:
+        if isinstance(exc, ToolError):
+            return Step(action=action, error=str(exc))
+        # an app bug must not end the run; the model sees it
+        log.warning("%s.%s raised %r", self.app.name, tool.name, exc)
+        return Step(action=action, error=f"{type(exc).__name__}: {exc}")
+
+    def _end(self, step: Step, entry: JournalEntry | None, start: float) -> Step:
+        """Time the call and journal what the app answered."""
         step.latency_s = time.perf_counter() - start
-        if effects is not None:
-            effects.done(entry, step.observation, step.error)
+        if self.effects is not None and entry is not None:
+            self.effects.done(entry, step.observation, step.error)
             step.action_id = entry.id
         return step
 

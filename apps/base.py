@@ -21,6 +21,10 @@ class Tool(BaseModel):
     """Calling the tool twice with the same arguments has the effect of calling it once (MCP's
     ``idempotentHint``). A call that a killed run may or may not have made is re-run on resume
     only for such tools; for any other tool the run stops and asks."""
+    destructive: bool = False
+    """The tool may destroy or overwrite what is there (MCP's ``destructiveHint``), beyond
+    adding to it: a candidate for asking a person before it runs. An MCP tool that is not
+    read-only and says nothing is destructive, as the MCP specification assumes."""
 
 
 @runtime_checkable

@@ -11,7 +11,7 @@ import click
 
 from agents.budget import BudgetLimits
 from agents.experience import Experience, NoExperience
-from agents.registry import AppFactory, Registry, default_registry
+from agents.registry import AppFactory, Registry, default_registry, mcp_specialist
 from agents.settings import AgentSettings
 from apps.base import App
 from apps.scenario import Scenario, demo_scenario, load_scenario
@@ -24,6 +24,7 @@ from modelclient.config import ModelsConfig, RoleOverride, load_models_config
 from modelclient.script import ScriptModel, script_path
 
 if TYPE_CHECKING:  # orchestrator/ imports langgraph: only when a run is made
+    from apps.mcp import McpServers
     from orchestrator.events import EventCallback
     from orchestrator.runner import Orchestrator
 
@@ -74,10 +75,44 @@ def _checked(name: str, factory: AppFactory) -> AppFactory:
     return build
 
 
-def pick_scenario(path: str | None, registry: Registry) -> Scenario:
+def pick_scenario(path: str | None, registry: Registry, *, config: str | None = None) -> Scenario:
+    """The scenario file at ``path``, which may name the MCP servers of the config file
+    (``config``, else the running command's ``--config``); else the demo world with every
+    configured MCP server in it."""
+    from apps import mcp
+
+    servers = mcp.load_mcp_config(config or command_config())
     if path is None:
-        return demo_scenario()
-    return load_scenario(Path(path), registry.names)
+        for reason in mcp.clashes(servers, registry.names).values():
+            click.echo(f"warning: {reason}", err=True)
+        return mcp.with_servers(demo_scenario(), servers, registry.names)
+    return load_scenario(Path(path), mcp.known_apps(servers, registry.names))
+
+
+def command_config() -> str | None:
+    """The ``--config`` the running ``steward`` command was given, if any."""
+    ctx = click.get_current_context(silent=True)
+    value = ctx.params.get("config") if ctx is not None else None
+    return value if isinstance(value, str) else None
+
+
+def start_mcp_servers(
+    registry: Registry, scenario: Scenario, config: str | None
+) -> tuple[Registry, Scenario, McpServers | None]:
+    """Start the MCP servers the scenario names; returns the registry with their specialists
+    (``<mcp:NAME>``), the scenario without those that could not start (each a warning on
+    stderr, and kept in the record's settings), and the servers."""
+    if all(name in registry for name in scenario.apps):
+        return registry, scenario, None
+    from apps import mcp
+
+    mcp.quiet_sdk_logs()
+    config_ = mcp.load_mcp_config(config or command_config())
+    servers, scenario = mcp.start_servers(scenario, config_, registry.names)
+    for line in servers.warnings():
+        click.echo(f"warning: {line}", err=True)
+    specialists = [mcp_specialist(app) for app in servers.apps.values()]
+    return registry.extended(specialists), scenario, servers
 
 
 def models_config(
@@ -215,6 +250,8 @@ class RunModels:
     embedded: bool = False
     """Whether the default endpoint is the embedded server (its small model gets shorter
     argument strings and a frequency penalty)."""
+    config: str | None = None
+    """The config file given (``--config``); its ``[mcp.NAME]`` tables are the MCP servers."""
 
     @property
     def served(self) -> bool:
@@ -240,7 +277,7 @@ def run_models(
     if path is not None:
         if base_url:
             raise click.UsageError(f"--model {model} plays a script: it takes no --base-url")
-        return RunModels(source=ScriptModel.from_file(path), model=f"script:{path}")
+        return RunModels(source=ScriptModel.from_file(path), model=f"script:{path}", config=config)
     from modelclient.pool import ModelPool
 
     cfg = models_config(registry, config, base_url, model, experts=experts)
@@ -250,6 +287,7 @@ def run_models(
         model=cfg.default.model,
         base_url=cfg.default.base_url,
         embedded=is_embedded(cfg),
+        config=config,
     )
 
 
@@ -267,38 +305,47 @@ def make_orchestrator(
     memory_retrieval: Retrieval | None = None,
 ) -> Orchestrator:
     """An orchestrator on the scenario's world. ``experience=None`` is the memory store (what
-    a script or replay model teaches is marked ``scripted``: it is offered to no prompt)."""
-    from orchestrator.runner import Orchestrator
-
-    registry = registry or default_registry()
-    if experience is None:
-        from agents.memory_experience import MemoryExperience
-        from memory import MemoryStore
-
-        experience = MemoryExperience(
-            MemoryStore(retrieval=memory_retrieval),  # None: $STEWARD_MEMORY_RETRIEVAL or fts
-            summarizer=models.source.for_role,
-            model_name=models.model,
-            source="run" if models.served else "scripted",
-        )
-    run_settings = {
-        "scenario": scenario.model_dump(mode="json"),
-        "base_url": models.base_url,
-        "model": models.model,
-        "agent_settings": settings.model_dump(),
-        "limits": limits.model_dump(),
-        "memory": experience is not None and not isinstance(experience, NoExperience),
-        **(extra or {}),
-    }
-    return Orchestrator(
-        registry=registry,
-        models=models.source.for_role,
-        world=build_world(registry, scenario),
-        settings=settings,
-        limits=limits,
-        store=store or RunStore(),
-        experience=experience,
-        on_event=on_event,
-        run_settings=run_settings,
-        resources=[models.source],
+    a script or replay model teaches is marked ``scripted``: it is offered to no prompt).
+    The MCP servers the scenario names are started here and stopped by its ``aclose``."""
+    registry, scenario, servers = start_mcp_servers(
+        registry or default_registry(), scenario, models.config
     )
+    try:
+        from orchestrator.runner import Orchestrator
+
+        if experience is None:
+            from agents.memory_experience import MemoryExperience
+            from memory import MemoryStore
+
+            experience = MemoryExperience(
+                MemoryStore(retrieval=memory_retrieval),  # None: $STEWARD_MEMORY_RETRIEVAL or fts
+                summarizer=models.source.for_role,
+                model_name=models.model,
+                source="run" if models.served else "scripted",
+            )
+        run_settings = {
+            "scenario": scenario.model_dump(mode="json"),
+            "base_url": models.base_url,
+            "model": models.model,
+            "agent_settings": settings.model_dump(),
+            "limits": limits.model_dump(),
+            "memory": experience is not None and not isinstance(experience, NoExperience),
+            **(extra or {}),
+            **({"mcp": servers.describe()} if servers is not None else {}),
+        }
+        return Orchestrator(
+            registry=registry,
+            models=models.source.for_role,
+            world=build_world(registry, scenario),
+            settings=settings,
+            limits=limits,
+            store=store or RunStore(),
+            experience=experience,
+            on_event=on_event,
+            run_settings=run_settings,
+            resources=[models.source, *([servers] if servers is not None else [])],
+        )
+    except BaseException:
+        if servers is not None:
+            servers.close()
+        raise

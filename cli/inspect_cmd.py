@@ -27,41 +27,99 @@ def load_record(saved: dict[str, Any]) -> RunRecord:
 
 
 @click.command()
+@click.option(
+    "--config",
+    metavar="FILE",
+    help="Config file whose [mcp.NAME] tables add MCP servers. Default: $STEWARD_CONFIG or "
+    "<data dir>/config.toml.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def agents(as_json: bool) -> None:
-    """List the specialists (staff agents) and their task tokens: the built-in apps and those
-    that plugins add through the `steward.agents` entry point.
+def agents(config: str | None, as_json: bool) -> None:
+    """List the specialists (staff agents) and their task tokens: the built-in apps, those
+    that plugins add through the `steward.agents` entry point, and the MCP servers of the
+    config file (`<mcp:NAME>`, each started to count its tools, then stopped; one that does
+    not start is listed as unavailable, with why).
 
     Each token's trained expert is shown too: the LoRA adapter installed for it on the
     embedded server (name, training steps, examples, when it was trained; `served` when the
     running server serves it), or `-` for none. Runs on the embedded server route each token
     to its expert unless STEWARD_EXPERTS=0.
     """
+    report = agents_report(config)
+    if as_json:
+        echo_json(report)
+        return
+    for row in report["agents"]:
+        expert = _adapter_text(row["adapter"])
+        source = row["source"]
+        text = row["description"]
+        if source == "mcp":
+            source = f"mcp ({row['tools']} tools)" if row["available"] else "mcp: unavailable"
+            text = text if row["available"] else str(row["error"])
+        click.echo(f"{row['task_token']:<22} {source:<22} {expert:<34} {text[:50]}")
+    steward = report["steward"]["adapter"]
+    if steward is not None:
+        click.echo(f"{'steward':<22} {'(the planner)':<22} {_adapter_text(steward)}")
+    for err in report["errors"]:
+        click.echo(f"warning: {err}", err=True)
+    for line in report["adapter_problems"]:
+        click.echo(f"warning: cannot serve adapter {line}", err=True)
+    for row in report["agents"]:
+        if row["source"] == "mcp" and not row["available"]:
+            click.echo(f"warning: {row['error']}", err=True)
+    for line in report["mcp_problems"]:
+        click.echo(f"warning: {line}", err=True)
+
+
+def agents_report(config: str | None = None) -> dict[str, Any]:
+    """What ``steward agents --json`` prints: every specialist with its expert, the MCP
+    servers of the config file (``config``, else the default) with their tool counts."""
     from agents.registry import default_registry
 
     registry = default_registry()
     experts, served, problems = _experts()
-    rows = []
-    for spec in registry:
-        row = spec.describe()
-        row["adapter"] = _adapter_row(experts.get(spec.token), served)
-        rows.append(row)
-    steward = _adapter_row(experts.get("steward"), served)
-    if as_json:
-        echo_json({"agents": rows, "steward": {"adapter": steward}, "errors": registry.errors,
-                   "adapter_problems": problems})  # fmt: skip
-        return
+    rows = [spec.describe() for spec in registry]
+    mcp_rows, mcp_problems = _mcp_rows(config, registry.names)
+    rows += mcp_rows
     for row in rows:
-        expert = _adapter_text(row["adapter"])
-        click.echo(
-            f"{row['task_token']:<22} {row['source']:<22} {expert:<34} {row['description'][:50]}"
-        )
-    if steward is not None:
-        click.echo(f"{'steward':<22} {'(the planner)':<22} {_adapter_text(steward)}")
-    for err in registry.errors:
-        click.echo(f"warning: {err}", err=True)
-    for line in problems:
-        click.echo(f"warning: cannot serve adapter {line}", err=True)
+        row["adapter"] = _adapter_row(experts.get(row["task_token"]), served)
+    return {
+        "agents": rows,
+        "steward": {"adapter": _adapter_row(experts.get("steward"), served)},
+        "errors": registry.errors,
+        "adapter_problems": problems,
+        "mcp_problems": mcp_problems,
+    }
+
+
+def _mcp_rows(config: str | None, taken: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per MCP server of the config file (started to list its tools, then stopped),
+    and the tools left out, one line each."""
+    from agents.registry import MCP_SOURCE, mcp_token
+    from apps import mcp
+
+    servers_config = mcp.load_mcp_config(config)
+    if not servers_config.names:
+        return [], []
+    mcp.quiet_sdk_logs()
+    refused = {**servers_config.errors, **mcp.clashes(servers_config, taken)}
+    usable = {n: c for n, c in servers_config.servers.items() if n not in refused}
+    servers = mcp.McpServers.start(usable, errors=refused)
+    try:
+        rows = []
+        for name in servers_config.names:
+            app = servers.apps.get(name)
+            cfg = servers_config.servers.get(name)
+            rows.append({"name": name, "task_token": mcp_token(name),
+                         "description": app.description if app else (cfg.description if cfg else ""),
+                         "model": None, "source": MCP_SOURCE, "available": app is not None,
+                         "error": servers.unavailable.get(name),
+                         "transport": cfg.transport if cfg else None,
+                         "tools": len(app.tools) if app else 0,
+                         "tool_names": [t.name for t in app.tools] if app else []})  # fmt: skip
+        return rows, [p for app in servers.apps.values() for p in app.problems]
+    finally:
+        servers.close()
 
 
 def _experts() -> tuple[dict[str, InstalledAdapter], set[str] | None, list[str]]:

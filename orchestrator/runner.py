@@ -26,6 +26,7 @@ from agents.records import RunRecord
 from agents.registry import Registry
 from agents.settings import AgentSettings
 from agents.steward import ModelFor, StewardAgent
+from apps.base import can_roll_back
 from apps.world import World
 from core.errors import BudgetExceededError, RunError, StewardError, UserError
 from core.paths import data_dir
@@ -321,6 +322,13 @@ class Orchestrator(RunFlow):
                 app = self.registry.get(record.task_token).name
                 if record.ended_at >= last.get(app, (-1.0, ""))[0]:
                     last[app] = (record.ended_at, f"after:{sid}")
+        kept = [name for name, app in self.world.items() if not can_roll_back(app)]
+        if kept:  # their state is outside Steward: as the killed run left it
+            note = (
+                f"resume: the state of {', '.join(kept)} could not be restored (not restorable: "
+                "they act on the outside world), so they are as the killed run left them"
+            )
+            self._state["notes"] = [*self._state.get("notes", []), note]
         for name in self.world.names:
             ref = last.get(name, (0.0, "initial"))[1]
             try:

@@ -1,0 +1,313 @@
+"""MCP servers as apps, against a server written here with the official SDK's ``MCPServer``
+(the successor of FastMCP), over stdio and over streamable HTTP.
+
+The server (``SERVER``) keeps its notes and log in a JSON file, so its state survives a
+restart as an outside service's would, and writes its pid to a file, so tests can check that
+no server process is left behind. Other MCP test modules import the helpers from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from apps.mcp import McpApp, McpServerConfig, McpServers
+from core.errors import ToolError
+
+SERVER = '''
+"""A notebook MCP server for Steward's tests."""
+import asyncio, json, os, sys
+from pathlib import Path
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import Tool, ToolAnnotations
+from pydantic import BaseModel
+
+STORE = Path(os.environ["NOTES_STORE"])
+with open(os.environ["PID_FILE"], "a") as pids:
+    pids.write(f"{os.getpid()}\\n")
+
+
+def load():
+    return json.loads(STORE.read_text()) if STORE.exists() else {"notes": {}, "log": []}
+
+
+def save(data):
+    STORE.write_text(json.dumps(data))
+
+
+class Notes(MCPServer):
+    async def list_tools(self):
+        tools = await super().list_tools()
+        if os.environ.get("BAD_SCHEMA"):
+            bad = {"type": "object", "properties": {"x": {"type": "no-such-type"}}}
+            tools.append(Tool(name="broken", description="Broken.", input_schema=bad))
+        return tools
+
+
+server = Notes("notes", instructions="A notebook kept in a file: notes by title, and a log.")
+
+
+class Info(BaseModel):
+    notes: int
+    log: int
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+def get_note(title: str) -> str:
+    """Read the note called title."""
+    notes = load()["notes"]
+    if title not in notes:
+        raise ToolError(f"no note called {title!r}")
+    return notes[title]
+
+
+@server.tool(annotations=ToolAnnotations(idempotent_hint=True, destructive_hint=True))
+def put_note(title: str, text: str) -> str:
+    """Write (or overwrite) the note called title."""
+    data = load()
+    data["notes"][title] = text
+    save(data)
+    return f"saved {title}"
+
+
+@server.tool(annotations=ToolAnnotations(destructive_hint=False))
+def append_log(line: str) -> int:
+    """Append a line to the log; returns how many lines it has."""
+    data = load()
+    data["log"].append(line)
+    save(data)
+    return len(data["log"])
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+def info() -> Info:
+    """How many notes and log lines there are."""
+    data = load()
+    return Info(notes=len(data["notes"]), log=len(data["log"]))
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+def big(megabytes: int) -> str:
+    """A text of that many megabytes."""
+    return ("0123456789abcdef" * 65536) * megabytes
+
+
+@server.tool()
+async def slow(seconds: float) -> str:
+    """Answers after that many seconds."""
+    await asyncio.sleep(seconds)
+    return "slept"
+
+
+@server.tool()
+async def hang() -> str:
+    """Never answers."""
+    await asyncio.sleep(3600)
+    return "never"
+
+
+@server.tool()
+def crash() -> str:
+    """Ends the server process at once."""
+    print("crashing now, as asked", file=sys.stderr, flush=True)
+    os._exit(3)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["http"]:
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        server.run()
+'''
+
+TOOLS = {"get_note", "put_note", "append_log", "info", "big", "slow", "hang", "crash"}
+
+
+def write_server(folder: Path) -> Path:
+    """The test server's script, in ``folder``."""
+    path = folder / "notes_server.py"
+    path.write_text(SERVER)
+    return path
+
+
+def server_env(folder: Path, **extra: str) -> dict[str, str]:
+    """The test server's environment: its store and pid files in ``folder``."""
+    return {"NOTES_STORE": str(folder / "store.json"), "PID_FILE": str(folder / "pids"), **extra}
+
+
+def stdio_config(folder: Path, **fields: Any) -> McpServerConfig:
+    """A config that starts the test server over stdio, its files in ``folder``."""
+    env = server_env(folder, **fields.pop("env", {}))
+    args = [str(write_server(folder))]
+    return McpServerConfig(command=sys.executable, args=args, env=env, **fields)
+
+
+def toml_table(name: str, folder: Path, **extra: Any) -> str:
+    """``[mcp.NAME]`` for the test server over stdio, as a config file has it."""
+    cfg = stdio_config(folder)
+    lines = [f"[mcp.{name}]", f"command = {cfg.command!r}", f"args = {cfg.args!r}"]
+    env = ", ".join(f"{k} = {v!r}" for k, v in cfg.env.items())
+    lines.append(f"env = {{{env}}}")
+    lines += [f"{k} = {v!r}" for k, v in extra.items()]
+    return "\n".join(lines).replace("'", '"') + "\n"
+
+
+def pids(folder: Path) -> list[int]:
+    """The pids of every test server process started with ``folder``."""
+    file = folder / "pids"
+    return [int(x) for x in file.read_text().split()] if file.exists() else []
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError):
+        if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z"):
+            return False
+    return True
+
+
+def wait_gone(pid: int, timeout: float = 10.0) -> bool:
+    """Whether ``pid`` ends within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def http_server(folder: Path) -> Iterator[str]:
+    """The test server over streamable HTTP in a subprocess; yields its URL."""
+    port = free_port()
+    env = {**os.environ, **server_env(folder)}
+    cmd = [sys.executable, str(write_server(folder)), "http", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None and time.monotonic() < deadline, "HTTP server did not start"
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def stdio_notes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[McpApp, Path]]:
+    folder = tmp_path_factory.mktemp("notes")
+    servers = McpServers.start({"notes": stdio_config(folder, env={"BAD_SCHEMA": "1"})})
+    assert servers.unavailable == {}
+    yield servers.apps["notes"], folder
+    servers.close()
+    assert all(wait_gone(pid) for pid in pids(folder))
+
+
+def test_tools_come_from_tools_list_with_their_hints(stdio_notes: tuple[McpApp, Path]) -> None:
+    app, _ = stdio_notes
+    tools = {t.name: t for t in app.tools}
+    assert set(tools) == TOOLS
+    assert app.description.startswith("A notebook kept in a file")  # the server's instructions
+    assert tools["get_note"].parameters["required"] == ["title"]
+    hints = {n: (t.read_only, t.idempotent, t.destructive) for n, t in tools.items()}
+    assert hints["get_note"] == (True, True, False)  # readOnlyHint: read-only and idempotent
+    assert hints["put_note"] == (False, True, True)  # idempotentHint, destructiveHint
+    assert hints["append_log"] == (False, False, False)  # destructiveHint false
+    assert hints["crash"] == (False, False, True)  # no hints: MCP's defaults
+    assert not app.restorable and app.snapshot() == {}
+
+
+def test_a_tool_with_a_schema_that_is_not_json_schema_is_left_out_with_why(
+    stdio_notes: tuple[McpApp, Path],
+) -> None:
+    app, _ = stdio_notes
+    [problem] = app.problems
+    assert problem.startswith("MCP server 'notes': tool 'broken' left out:")
+    assert "not valid JSON Schema" in problem and "no-such-type" in problem
+    assert set(app.call("info", {})) == {"notes", "log"}  # the other tools work
+
+
+def test_calls_return_text_and_structured_results(stdio_notes: tuple[McpApp, Path]) -> None:
+    app, folder = stdio_notes
+    assert app.call("put_note", {"title": "todo", "text": "milk"}) == {"result": "saved todo"}
+    assert app.call("get_note", {"title": "todo"}) == {"result": "milk"}
+    info = app.call("info", {})
+    assert info["notes"] >= 1 and set(info) == {"notes", "log"}
+    assert '"todo": "milk"' in (folder / "store.json").read_text()
+
+
+def test_an_error_the_tool_reports_is_a_tool_error(stdio_notes: tuple[McpApp, Path]) -> None:
+    app, _ = stdio_notes
+    with pytest.raises(ToolError, match="no note called 'nothing'"):
+        app.call("get_note", {"title": "nothing"})
+    with pytest.raises(ToolError, match="MCP server 'notes' has no tool 'fly'"):
+        app.call("fly", {})
+
+
+def test_a_result_of_several_megabytes_arrives_whole(stdio_notes: tuple[McpApp, Path]) -> None:
+    app, _ = stdio_notes
+    result = app.call("big", {"megabytes": 5})
+    assert len(result["result"]) == 5 * 1024 * 1024
+
+
+async def test_acall_does_not_block_the_callers_event_loop(
+    stdio_notes: tuple[McpApp, Path],
+) -> None:
+    app, _ = stdio_notes
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.02)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    both = await asyncio.gather(
+        app.acall("slow", {"seconds": 0.6}), app.acall("slow", {"seconds": 0.6})
+    )
+    ticker.cancel()
+    assert both == [{"result": "slept"}] * 2
+    assert ticks >= 10  # the loop kept running while the calls were out
+
+
+def test_the_same_server_over_streamable_http(tmp_path: Path) -> None:
+    with http_server(tmp_path) as url:
+        servers = McpServers.start({"web": McpServerConfig(url=url)})
+        try:
+            assert servers.unavailable == {}
+            app = servers.apps["web"]
+            assert {t.name for t in app.tools} == TOOLS
+            assert app.call("put_note", {"title": "a", "text": "b"}) == {"result": "saved a"}
+            assert app.call("get_note", {"title": "a"}) == {"result": "b"}
+            assert len(app.call("big", {"megabytes": 3})["result"]) == 3 * 1024 * 1024
+            with pytest.raises(ToolError, match="no note called 'x'"):
+                app.call("get_note", {"title": "x"})
+        finally:
+            servers.close()
