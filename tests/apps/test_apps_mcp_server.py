@@ -104,9 +104,9 @@ def big(megabytes: int) -> str:
     return ("0123456789abcdef" * 65536) * megabytes
 
 
-@server.tool()
+@server.tool(annotations=ToolAnnotations(idempotent_hint=True, destructive_hint=False))
 async def slow(seconds: float) -> str:
-    """Answers after that many seconds."""
+    """Answers after that many seconds (and changes nothing)."""
     await asyncio.sleep(seconds)
     return "slept"
 
