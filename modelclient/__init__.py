@@ -4,9 +4,13 @@ Public surface (import from here, not from the submodules):
 
 - the interface: ``Model``, ``ChatMessage``, ``Completion``, ``prompt_overhead`` (room a
   model's structured output takes in the prompt);
-- configuration: ``EndpointConfig``, ``RoleOverride``, ``ModelsConfig``, ``load_models_config``;
+- configuration: ``EndpointConfig`` (one base URL, or replicas in ``base_urls``),
+  ``RoleOverride``, ``ModelsConfig``, ``load_models_config``;
 - the real client: ``OpenAIModel``, ``ModelPool``, ``ProbeResult`` (+ ``load_probe``),
-  ``PromptTooLongError`` (the prompt exceeds the context window);
+  ``PromptTooLongError`` (the prompt exceeds the context window), ``ReplicasUnreachableError``
+  (no replica of an endpoint answers);
+- replicas: ``Balancer`` (fewest requests in flight, cool-down of failing replicas) and its
+  ``ReplicaStats``; ``read_live`` (the counters running processes publish);
 - test doubles: ``ScriptedModel``, ``FunctionModel``, ``StubServer``, ``block_network``;
 - canned answers: ``ScriptModel`` (``--model script:FILE``: ``load_script``, ``ScriptError``,
   ``ScriptRanOutError``) and ``ReplayModel`` (a recorded run's answers, ``steward replay``;
@@ -14,6 +18,7 @@ Public surface (import from here, not from the submodules):
 - helpers: ``extract_json``, ``validate``, ``schema_prompt``.
 """
 
+from modelclient.balance import Balancer, ReplicaStats, read_live
 from modelclient.base import ChatMessage, Completion, Model, prompt_overhead
 from modelclient.config import (
     EndpointConfig,
@@ -38,9 +43,10 @@ from modelclient.testing import (
     ScriptExhaustedError,
     block_network,
 )
-from modelclient.transport import PromptTooLongError
+from modelclient.transport import PromptTooLongError, ReplicasUnreachableError
 
 __all__ = [
+    "Balancer",
     "ChatMessage",
     "Completion",
     "EndpointConfig",
@@ -56,6 +62,8 @@ __all__ = [
     "PromptTooLongError",
     "ReplayExhaustedError",
     "ReplayModel",
+    "ReplicaStats",
+    "ReplicasUnreachableError",
     "RoleOverride",
     "ScriptError",
     "ScriptExhaustedError",
@@ -73,6 +81,7 @@ __all__ = [
     "load_script",
     "probes_path",
     "prompt_overhead",
+    "read_live",
     "save_probe",
     "schema_prompt",
     "validate",

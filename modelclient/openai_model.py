@@ -2,7 +2,10 @@
 
 Structured output is asked for in the best mode the endpoint honours: JSON Schema, then JSON
 mode with the schema in the system prompt, then plain text with the schema in the prompt and
-parse-and-repair. The mode is probed once per (base URL, model). A mode the server rejects with
+parse-and-repair. The mode is probed once per (base URL, model); replicas of one model
+(``base_urls``) are probed once as a set, the probe's requests going through the balancer like
+any other: they serve the same model, and a replica that refuses a mode anyway is covered by
+the per-request fallback below. A mode the server rejects with
 400 mid-run is dropped for that request kind only (its schema name and schema), once a later
 mode has worked for it: other kinds keep the probed mode, and the probe result and its cache
 file are left as probed.
@@ -16,18 +19,11 @@ from typing import Any
 
 from modelclient.base import ChatMessage
 from modelclient.config import EndpointConfig, StructuredMode
+from modelclient.connections import Connections, ProbeState, SchemaKey, probe_target, schema_key
 from modelclient.engine import CallTally, ModelBase, Reply, Tracer
 from modelclient.probe import ProbeResult, remember_probe, run_probe, save_probe
 from modelclient.structured import schema_prompt
-from modelclient.transport import (
-    ChatReply,
-    Connections,
-    ProbeState,
-    RequestRejected,
-    SchemaKey,
-    schema_key,
-    send_chat,
-)
+from modelclient.transport import ChatReply, RequestRejected, send_chat
 
 logger = logging.getLogger("steward.modelclient")
 
@@ -41,10 +37,11 @@ _SEPARATOR = "\n\n"  # between the system prompt and the schema instructions
 
 
 class OpenAIModel(ModelBase):
-    """A ``Model`` backed by one OpenAI-compatible endpoint.
+    """A ``Model`` backed by one OpenAI-compatible endpoint (one base URL, or replicas).
 
     Models built by the same ``ModelPool`` (or given the same ``connections``) share one HTTP
-    client and one concurrency limit per base URL, and one probe per (base URL, model).
+    client and one concurrency limit per base URL, one balancer over the replicas, and one
+    probe per (base URL or replica set, model).
     """
 
     def __init__(
@@ -80,13 +77,15 @@ class OpenAIModel(ModelBase):
         await self.aclose()
 
     async def probe(self, *, force: bool = False) -> ProbeResult:
-        """What the endpoint honours; probed once per (base URL, model) unless ``force``."""
+        """What the endpoint honours; probed once per (base URL or replica set, model) unless
+        ``force``."""
         state = self._probe
         if state.result is not None and not force:
             return state.result
         async with self._connections.probe_lock(self.endpoint):
             if state.result is None or force:
-                result = await run_probe(self._send_probe, self.endpoint.base_url, self.name)
+                target = probe_target(self.endpoint)
+                result = await run_probe(self._send_probe, target, self.name)
                 state.result = result
                 state.refused.clear()
                 remember_probe(result)

@@ -5,18 +5,19 @@ from __future__ import annotations
 from types import TracebackType
 
 from modelclient.config import EndpointConfig, ModelsConfig
+from modelclient.connections import Connections
 from modelclient.engine import Tracer
 from modelclient.openai_model import OpenAIModel
 from modelclient.probe import ProbeResult
-from modelclient.transport import Connections
 
 
 class ModelPool:
     """Hands out one ``OpenAIModel`` per distinct resolved endpoint.
 
     Roles whose endpoints resolve to the same settings share a model object; every model on a
-    base URL shares one HTTP client and one concurrency semaphore. Use one pool per event loop
-    and close it (``await pool.aclose()`` or ``async with``).
+    base URL shares one HTTP client and one concurrency semaphore, and one balancer spreads
+    the requests of every model over its replicas (``EndpointConfig.base_urls``). Use one pool
+    per event loop and close it (``await pool.aclose()`` or ``async with``).
     """
 
     def __init__(

@@ -2,8 +2,9 @@
 
 A feature counts as honoured when a tiny request using it returns JSON that parses strictly
 and validates under a schema with an enum the model could not guess without the constraint.
-Results are kept in ``core.cache_dir()/probes.json`` (keyed by base URL and model) so that
-``steward serve --status`` can show them.
+Results are kept in ``core.cache_dir()/probes.json``, keyed by base URL and model, so that
+``steward serve --status`` can show them. Replicas of one model (``EndpointConfig.base_urls``)
+are probed once as a set, keyed by their URLs joined with commas: they serve the same model.
 """
 
 from __future__ import annotations

@@ -1,22 +1,27 @@
-"""Shared HTTP clients, per-endpoint concurrency limits and bounded retries with backoff."""
+"""One chat completion: sent to the best replica, retried (on another replica when there is one)
+with backoff, and its HTTP errors mapped to Steward's."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import random
 import re
-import weakref
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from core.errors import ConfigError, ModelOutputError, ServerError, ServerUnreachableError
-from modelclient.config import EndpointConfig, StructuredMode
+from core.errors import (
+    ConfigError,
+    ModelOutputError,
+    ServerError,
+    ServerUnreachableError,
+    UserError,
+)
+from modelclient.config import EndpointConfig
+from modelclient.connections import Connections, ProbeState, SchemaKey, schema_key
 from modelclient.engine import CallTally
-from modelclient.probe import ProbeResult, known_probe
 
 if TYPE_CHECKING:  # openai is imported lazily: it takes half a second
     import openai
@@ -24,11 +29,19 @@ if TYPE_CHECKING:  # openai is imported lazily: it takes half a second
 
 logger = logging.getLogger("steward.modelclient")
 
-_MAX_DELAY_S = 30.0
-_MAX_KINDS = 1024  # request kinds whose refused modes are remembered per endpoint
+__all__ = [
+    "ChatReply",
+    "Connections",
+    "ProbeState",
+    "PromptTooLongError",
+    "ReplicasUnreachableError",
+    "RequestRejected",
+    "SchemaKey",
+    "schema_key",
+    "send_chat",
+]
 
-SchemaKey = tuple[str, str]
-"""One request kind: (schema name, hash of the schema)."""
+_MAX_DELAY_S = 30.0
 
 
 class RequestRejected(ModelOutputError):
@@ -52,115 +65,27 @@ _CONTEXT_LENGTH = re.compile(
 )
 
 
-def schema_key(schema: dict[str, Any], schema_name: str) -> SchemaKey:
-    """The request kind of a structured call: its schema name and a hash of its schema."""
-    dumped = json.dumps(schema, sort_keys=True, separators=(",", ":"), default=str)
-    return schema_name, hashlib.sha256(dumped.encode()).hexdigest()[:16]
+class ReplicasUnreachableError(ServerUnreachableError):
+    """No replica of an endpoint could be reached (the last try could not connect)."""
+
+    def __init__(self, endpoint: EndpointConfig, detail: str) -> None:
+        self.url = ", ".join(endpoint.base_urls)
+        self.detail = detail
+        self.hint = "start them, or remove the dead ones from base_urls in the model config"
+        count = len(endpoint.base_urls)
+        UserError.__init__(
+            self,
+            f"all {count} replicas of model {endpoint.model!r} ({self.url}) are unreachable "
+            f"({detail}); {self.hint}",
+        )
 
 
-@dataclass
-class ProbeState:
-    """In-process knowledge about one (base URL, model): its probe, and per request kind the
-    structured-output modes the server refused (HTTP 400) for it while a later mode worked.
-
-    A refusal never changes the probe result: another schema may well be accepted in the
-    probed mode.
-    """
-
-    result: ProbeResult | None = None
-    refused: dict[SchemaKey, set[StructuredMode]] = field(default_factory=dict)
-
-    def refuse(self, key: SchemaKey, modes: list[StructuredMode]) -> None:
-        """Remember that ``modes`` were refused for the request kind ``key``."""
-        if key not in self.refused and len(self.refused) >= _MAX_KINDS:
-            del self.refused[next(iter(self.refused))]  # the oldest kind
-        self.refused.setdefault(key, set()).update(modes)
-
-
-@dataclass
-class _LoopConnections:
-    """What belongs to one event loop: HTTP clients, semaphores and probe locks."""
-
-    clients: dict[tuple[str, str], openai.AsyncOpenAI] = field(default_factory=dict)
-    semaphores: dict[str, asyncio.Semaphore] = field(default_factory=dict)
-    probe_locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
-
-
-class Connections:
-    """One ``AsyncOpenAI`` client per (base URL, key), one semaphore per base URL, probe states.
-
-    HTTP clients, semaphores and locks belong to the event loop they are used in, so they are
-    kept per loop: the same pool (and the orchestrator holding it) works again under another
-    ``asyncio.run``. Probe results are shared by all loops. Close it with ``aclose``.
-    """
-
-    def __init__(self) -> None:
-        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopConnections]
-        self._loops = weakref.WeakKeyDictionary()
-        self._probes: dict[tuple[str, str], ProbeState] = {}
-
-    def _here(self) -> _LoopConnections:
-        return self._loops.setdefault(asyncio.get_running_loop(), _LoopConnections())
-
-    @property
-    def _clients(self) -> dict[tuple[str, str], openai.AsyncOpenAI]:
-        """The running loop's clients."""
-        return self._here().clients
-
-    def client(self, endpoint: EndpointConfig) -> openai.AsyncOpenAI:
-        """The shared client for the endpoint's URL and key (created on first use)."""
-        clients = self._here().clients
-        key = (endpoint.base_url, endpoint.api_key)
-        client = clients.get(key)
-        if client is None:
-            import openai
-
-            client = openai.AsyncOpenAI(
-                base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0
-            )
-            clients[key] = client
-        return client
-
-    def semaphore(self, endpoint: EndpointConfig) -> asyncio.Semaphore:
-        """The concurrency limit shared by every model on the endpoint's base URL."""
-        semaphores = self._here().semaphores
-        sem = semaphores.get(endpoint.base_url)
-        if sem is None:
-            sem = semaphores[endpoint.base_url] = asyncio.Semaphore(endpoint.max_concurrency)
-        return sem
-
-    def probe_lock(self, endpoint: EndpointConfig) -> asyncio.Lock:
-        """The lock that lets one request at a time probe the endpoint's (base URL, model)."""
-        locks = self._here().probe_locks
-        key = (endpoint.base_url, endpoint.model)
-        lock = locks.get(key)
-        if lock is None:
-            lock = locks[key] = asyncio.Lock()
-        return lock
-
-    def probe_state(self, endpoint: EndpointConfig) -> ProbeState:
-        """Probe knowledge for the endpoint's (base URL, model)."""
-        key = (endpoint.base_url, endpoint.model)
-        state = self._probes.get(key)
-        if state is None:
-            state = self._probes[key] = ProbeState(result=known_probe(*key))
-        return state
-
-    async def aclose(self) -> None:
-        """Close the running loop's clients; those of loops that have ended go with them."""
-        here = self._loops.pop(asyncio.get_running_loop(), None)
-        for loop in [loop for loop in self._loops if loop.is_closed()]:
-            del self._loops[loop]
-        for client in (here.clients if here else {}).values():
-            await client.close()
-
-
-def _status_error(endpoint: EndpointConfig, exc: openai.APIStatusError) -> Exception:
+def _status_error(endpoint: EndpointConfig, url: str, exc: openai.APIStatusError) -> Exception:
     detail = _detail(exc)
     status = exc.status_code
     if status in (400, 413, 422) and _CONTEXT_LENGTH.search(f"{detail} {_code(exc)}"):
         return PromptTooLongError(
-            f"{endpoint.base_url}: the prompt does not fit model {endpoint.model!r}'s context "
+            f"{url}: the prompt does not fit model {endpoint.model!r}'s context "
             f"window ({status}: {detail}); lower prompt_chars in the agent settings or serve "
             "the model with a longer context (vLLM --max-model-len)"
         )
@@ -168,15 +93,15 @@ def _status_error(endpoint: EndpointConfig, exc: openai.APIStatusError) -> Excep
         return RequestRejected(status, detail)
     if status in (401, 403):
         return ConfigError(
-            f"{endpoint.base_url} refused the API key ({status}: {detail}); "
+            f"{url} refused the API key ({status}: {detail}); "
             "set api_key in [model] or $STEWARD_API_KEY"
         )
     if status == 404:
         return ConfigError(
-            f"{endpoint.base_url} has no model {endpoint.model!r} ({detail}); check `model` "
+            f"{url} has no model {endpoint.model!r} ({detail}); check `model` "
             "in the config (the served model name) or $STEWARD_MODEL"
         )
-    return ModelOutputError(f"{endpoint.base_url} answered {status}: {detail}")
+    return ModelOutputError(f"{url} answered {status}: {detail}")
 
 
 def _detail(exc: openai.APIError) -> str:
@@ -254,17 +179,20 @@ async def send_chat(
     plain JSON body, and the answer is read from its JSON: the client's typed request and
     response models cost more CPU per call than the rest of a step (the perf bench shows it).
 
-    Retries connection errors, timeouts, 429, 5xx and answers without choices, with
-    exponential backoff and jitter. Then raises ``ServerUnreachableError`` (the last try could
-    not connect) or ``ServerError`` (the last try timed out, or was answered 5xx, 429 or
-    without choices). 4xx other than 429 are raised at once (``PromptTooLongError`` when the
-    prompt exceeds the context window, else ``RequestRejected`` for 400/422, ``ConfigError``
-    for 401/403/404, ``ModelOutputError`` for others).
+    Each try goes to the replica (``endpoint.base_urls``) the pool's balancer picks: the one
+    with the fewest requests in flight, among those not put aside; each replica keeps its own
+    concurrency limit. Connection errors, timeouts, 429, 5xx and answers without choices put
+    the replica aside (``cooldown_s``) and are retried, at once on another replica if one is
+    available, else after exponential backoff with jitter, ``max_retries`` times in all. Then
+    raises ``ServerUnreachableError`` (the last try could not connect) or ``ServerError`` (it
+    timed out, or was answered 5xx, 429 or without choices), naming every replica's last
+    failure. 4xx other than 429 are raised at once (``PromptTooLongError`` when the prompt
+    exceeds the context window, else ``RequestRejected`` for 400/422, ``ConfigError`` for
+    401/403/404, ``ModelOutputError`` for others).
     """
     import openai
 
-    client = connections.client(endpoint)
-    semaphore = connections.semaphore(endpoint)
+    balancer = connections.balancer
     request: dict[str, Any] = {
         "model": endpoint.model,
         "messages": messages,
@@ -278,15 +206,20 @@ async def send_chat(
         request["frequency_penalty"] = endpoint.frequency_penalty
     request.update(params)
     tries = endpoint.max_retries + 1
+    failed: dict[str, str] = {}  # replica -> its last failure
     unreachable = False
-    detail = ""
     status: int | None = None
+    waits = 0
+    url, _ = balancer.pick(endpoint.base_urls)
     for attempt in range(tries):
         extra_wait = 0.0
         tally.attempts += 1
+        balancer.start(url)
+        started = time.perf_counter()
         try:
-            async with semaphore:
-                response: Any = await client.post(
+            async with connections.semaphore(endpoint, url):
+                started = time.perf_counter()  # the replica's latency, not the wait for it
+                response: Any = await connections.client(endpoint, url).post(
                     "/chat/completions",
                     body=request,
                     cast_to=_raw_response_type(),
@@ -296,9 +229,10 @@ async def send_chat(
                 reply = _reply(response.json())
             except ValueError:
                 raise ModelOutputError(
-                    f"{endpoint.base_url}: the answer is not JSON: {response.text[:200]!r}"
+                    f"{url}: the answer is not JSON: {response.text[:200]!r}"
                 ) from None
             if reply is not None:
+                balancer.succeed(url, time.perf_counter() - started)
                 return reply
             unreachable, status, detail = False, None, "the server returned no choices"
         except openai.APITimeoutError:
@@ -308,36 +242,68 @@ async def send_chat(
             unreachable, status, detail = True, None, str(cause or exc) or "connection failed"
         except openai.APIStatusError as exc:
             if exc.status_code != 429 and exc.status_code < 500:
-                raise _status_error(endpoint, exc) from None
+                balancer.end(url)
+                raise _status_error(endpoint, url, exc) from None
             status = exc.status_code
             unreachable, detail = False, f"HTTP {status}: {_detail(exc)}"
             if exc.status_code == 429:
                 extra_wait = _retry_after(exc)
         except openai.APIError as exc:
-            raise ModelOutputError(f"{endpoint.base_url}: bad response: {_detail(exc)}") from None
-        if attempt + 1 < tries:
-            delay = endpoint.backoff_s * (2**attempt) * random.uniform(0.5, 1.5)
-            delay = max(min(delay, _MAX_DELAY_S), extra_wait)
-            logger.info(
-                "%s: %s; retry %d/%d in %.2fs",
-                endpoint.base_url,
-                detail,
-                attempt + 1,
-                tries - 1,
-                delay,
-            )
-            await asyncio.sleep(delay)
+            balancer.end(url)
+            raise ModelOutputError(f"{url}: bad response: {_detail(exc)}") from None
+        except BaseException:  # not JSON, cancelled, or a bug: says nothing of the replica
+            balancer.end(url)
+            raise
+        balancer.fail(url, detail, endpoint.cooldown_s, at_least_s=extra_wait)
+        failed[url] = detail
+        if attempt + 1 == tries:
+            break
+        previous = url
+        url, ready = balancer.pick(endpoint.base_urls)
+        if ready:  # another replica, not put aside: no reason to wait
+            logger.info("%s: %s; retry %d/%d on %s", previous, detail, attempt + 1, tries - 1, url)
+            continue
+        delay = endpoint.backoff_s * (2**waits) * random.uniform(0.5, 1.5)
+        delay = max(min(delay, _MAX_DELAY_S), extra_wait)
+        waits += 1
+        logger.info("%s: %s; retry %d/%d in %.2fs", url, detail, attempt + 1, tries - 1, delay)
+        await asyncio.sleep(delay)
+        url, _ = balancer.pick(endpoint.base_urls)
+    raise _failure(endpoint, failed, tries, unreachable=unreachable, status=status)
+
+
+def _failure(
+    endpoint: EndpointConfig,
+    failed: dict[str, str],
+    tries: int,
+    *,
+    unreachable: bool,
+    status: int | None,
+) -> Exception:
+    """The error once the retries are spent: every replica tried, with its last failure."""
+    times = f"{tries} {'try' if tries == 1 else 'tries'}"
+    if len(endpoint.base_urls) == 1:
+        ((url, detail),) = failed.items()
+        where = f"the model server at {url}"
+    else:
+        url = ", ".join(endpoint.base_urls)
+        detail = "; ".join(f"{u}: {d}" for u, d in failed.items())
+        untried = len(endpoint.base_urls) - len(failed)
+        if untried:
+            detail += f"; {untried} replica(s) not tried, put aside after failing earlier"
+        where = f"all {len(endpoint.base_urls)} replicas of model {endpoint.model!r} ({url})"
+        if unreachable:
+            return ReplicasUnreachableError(endpoint, f"after {times}: {detail}")
     if unreachable:
-        raise ServerUnreachableError(endpoint.base_url, detail)
+        return ServerUnreachableError(url, detail)
     hint = (
         "the server limits requests: lower max_concurrency in the model config, or try later"
         if status == 429
         else "check the server's log"
     )
-    raise ServerError(
-        f"the model server at {endpoint.base_url} kept failing after {tries} "
-        f"{'try' if tries == 1 else 'tries'} ({detail}; model {endpoint.model!r}); {hint}",
-        url=endpoint.base_url,
+    return ServerError(
+        f"{where} kept failing after {times} ({detail}; model {endpoint.model!r}); {hint}",
+        url=url,
         status=status,
         tries=tries,
     )

@@ -1,0 +1,99 @@
+"""A replica killed in the middle of the work: every request, and every orchestrator run of a
+batch on the perf world's cooperative stub model, still finishes on the other replicas.
+
+The replicas are perf stubs (``benchmarks.perf.stub``), each its own process and port, so that
+killing one closes its open connections too, as a crashed server does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from benchmarks.perf.stub import PerfStub, model_name
+from benchmarks.perf.world import instruction, orchestrator
+from modelclient import ChatMessage, EndpointConfig, ModelsConfig, OpenAIModel
+from modelclient.pool import ModelPool
+
+HI = [ChatMessage(role="user", content="hi")]
+
+
+@pytest.fixture
+def stubs() -> Iterator[list[PerfStub]]:
+    started = [PerfStub().start() for _ in range(3)]
+    try:
+        yield started
+    finally:
+        for stub in started:
+            stub.stop()
+
+
+def replicas(stubs: list[PerfStub], latency_ms: float) -> EndpointConfig:
+    return EndpointConfig(
+        base_urls=[s.url for s in stubs],
+        model=model_name(latency_ms),
+        structured="json_schema",
+        max_retries=3,
+        backoff_s=0.01,
+        timeout_s=10,
+    )
+
+
+async def kill_when(answered: Callable[[], int], stub: PerfStub, after: int) -> None:
+    """Stop ``stub``'s process once ``after`` requests were answered in all."""
+    while answered() < after:
+        await asyncio.sleep(0.01)
+    await asyncio.to_thread(stub.stop)
+
+
+async def test_requests_finish_when_a_replica_dies_mid_run(stubs: list[PerfStub]) -> None:
+    victim = stubs[1]
+    async with OpenAIModel(replicas(stubs, 20)) as model:
+        balancer = model._connections.balancer
+
+        def answered() -> int:
+            return sum(s.requests - s.errors for s in balancer.replicas.values())
+
+        async def client() -> int:
+            done = 0
+            for _ in range(15):
+                completion = await model.complete(HI)
+                done += bool(completion.text)
+            return done
+
+        killer = asyncio.create_task(kill_when(answered, victim, after=30))
+        done = await asyncio.gather(*(client() for _ in range(6)))
+        await killer
+        dead = balancer.stats(victim.url)
+    assert sum(done) == 90
+    assert dead.requests - dead.errors >= 5  # it did work before it died
+    assert dead.errors >= 1 and dead.in_flight == 0
+    alive = [balancer.stats(s.url) for s in stubs if s is not victim]
+    assert all(s.errors == 0 for s in alive)
+
+
+async def test_a_batch_of_runs_finishes_when_a_replica_dies(
+    stubs: list[PerfStub], tmp_path: Path
+) -> None:
+    victim = stubs[0]
+    pool = ModelPool(ModelsConfig(default=replicas(stubs, 30)), persist_probes=False)
+    balancer = pool._connections.balancer
+
+    def answered() -> int:
+        return sum(s.requests - s.errors for s in balancer.replicas.values())
+
+    async def one(i: int) -> str:
+        folder = tmp_path / f"run{i}"
+        folder.mkdir()
+        record = await orchestrator(pool, folder, apps=2, max_nodes=2).run(instruction("fanout", 2))
+        return record.status
+
+    async with pool:
+        killer = asyncio.create_task(kill_when(answered, victim, after=12))
+        statuses = await asyncio.gather(*(one(i) for i in range(8)))
+        await killer
+    assert statuses == ["succeeded"] * 8
+    assert balancer.stats(victim.url).errors >= 1
