@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -97,8 +98,13 @@ def summarize(
     )
 
 
+class _Worked(Protocol):
+    @property
+    def totals(self) -> Totals: ...
+
+
 def server_report(
-    ran: Sequence[TaskResult], before: CacheCounters | None, after: CacheCounters | None
+    ran: Sequence[_Worked], before: CacheCounters | None, after: CacheCounters | None
 ) -> ServerReport | None:
     """Prompt tokens per call of the tasks just run, and the prefix-cache hits in between
     (``None`` for a scripted model: no calls)."""

@@ -8,18 +8,19 @@ tools. There is no plan, no evaluation, no retry and no memory: one attempt per 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from agents.records import RunRecord, SubtaskRecord
 from agents.registry import Specialist, token_for
 from agents.settings import AgentSettings
 from agents.staff import StaffAgent
-from apps import App, Tool
+from apps import App, Tool, World
 from benchmarks.bfcl.models import TaskModels
 from benchmarks.bfcl.purposes import count_calls
 from benchmarks.bfcl.results import Totals
 from benchmarks.bfcl.turn import TurnRun
-from benchmarks.bfcl.world import TaskWorld
+from benchmarks.bfcl.world import CallLog
 from core.errors import ToolError
 from core.usage import Usage
 
@@ -65,7 +66,26 @@ class CombinedApp:
             self.apps[name].restore(app_state)
 
 
-def _notes(world: TaskWorld) -> str:
+class _Noted(Protocol):
+    @property
+    def notes(self) -> str: ...
+
+
+class SingleWorld(Protocol):
+    """What the single agent needs of a task's world (a BFCL ``TaskWorld``, or another
+    benchmark's): the apps, their notes, and the log of the calls that ran."""
+
+    @property
+    def world(self) -> World: ...
+
+    @property
+    def apps(self) -> Mapping[str, _Noted]: ...
+
+    @property
+    def log(self) -> CallLog: ...
+
+
+def _notes(world: SingleWorld) -> str:
     lines = []
     for name, app in world.apps.items():
         lines += [f"({name}) {line.removeprefix('- ')}" for line in app.notes.splitlines()]
@@ -73,7 +93,7 @@ def _notes(world: TaskWorld) -> str:
 
 
 async def run_single_turn(
-    world: TaskWorld,
+    world: SingleWorld,
     models: TaskModels,
     instruction: str,
     settings: AgentSettings,

@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from agents.budget import BudgetLimits
 from agents.experience import Experience
@@ -15,17 +15,25 @@ from agents.memory_experience import MemoryExperience
 from agents.records import RunRecord
 from agents.registry import Registry, builtin_specialists
 from agents.settings import AgentSettings
+from apps.world import World
 from benchmarks.bfcl.instructions import current_request
 from benchmarks.bfcl.models import TaskModels
 from benchmarks.bfcl.purposes import CallCounts, count_record
 from benchmarks.bfcl.results import Totals
-from benchmarks.bfcl.world import TaskWorld
 from core.errors import RunError, ServerError
 from core.usage import CallRecord
 from memory.runs import RunStore
 from orchestrator.runner import Orchestrator
 
 log = logging.getLogger("steward.benchmarks")
+
+
+class HasWorld(Protocol):
+    """What a steward run needs of a task's world (a BFCL ``TaskWorld``, or another
+    benchmark's): the apps it acts on."""
+
+    @property
+    def world(self) -> World: ...
 
 
 @dataclass
@@ -113,7 +121,7 @@ def planned_apps(record: RunRecord, registry: Registry) -> list[str]:
     return sorted({registry.get(n.task_token).name for n in graph.nodes})
 
 
-def turn_orchestrator(ctx: StewardContext, world: TaskWorld, models: TaskModels) -> Orchestrator:
+def turn_orchestrator(ctx: StewardContext, world: HasWorld, models: TaskModels) -> Orchestrator:
     """A fresh orchestrator (and so a fresh budget) for one run on the task's world."""
     return Orchestrator(
         registry=ctx.registry,
@@ -129,7 +137,7 @@ def turn_orchestrator(ctx: StewardContext, world: TaskWorld, models: TaskModels)
 
 
 async def run_steward_turn(
-    ctx: StewardContext, world: TaskWorld, models: TaskModels, instruction: str, run_id: str
+    ctx: StewardContext, world: HasWorld, models: TaskModels, instruction: str, run_id: str
 ) -> TurnRun:
     """Plan and carry out ``instruction`` on the task's world; a failed run is a result."""
     orchestrator = turn_orchestrator(ctx, world, models)
