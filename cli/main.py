@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 """Command name -> (``module:attribute`` of the click command, one-line help)."""
 
 BENCH_COMMANDS: dict[str, tuple[str, str]] = {
+    "agentdojo": ("cli.bench_agentdojo:agentdojo", "AgentDojo utility and attack success rate."),
     "bfcl": ("cli.bench_bfcl:bfcl", "BFCL v4 multi-turn tasks, scored by BFCL's checker."),
     "memory": ("cli.bench_memory:memory", "Accuracy on unseen tasks as memory fills up."),
     "perf": ("cli.bench_perf:perf", "Orchestration overhead against a local stub model."),

@@ -1,0 +1,111 @@
+"""``steward bench agentdojo`` in-process: the acceptance checks, bad input, and a start-up
+that never imports agentdojo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from apps.agentdojo import load_suites
+from cli.main import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bench(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["bench", "agentdojo", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_oracle_on_banking_scores_the_references_own_benign_utility(tmp_path: Path) -> None:
+    code, out, err = bench(
+        "--suite", "banking", "--model", "oracle", "--json", "--out", str(tmp_path)
+    )
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["total"]["benign_utility"] == summary["references"]["banking"] == 1.0
+    assert summary["total"]["benign_cases"] == 16 and summary["suites"] == ["banking"]
+    assert Path(summary["files"]["results"]).exists() and "16/16 cases" in err
+
+
+def test_broken_oracle_scores_the_floor_in_text(tmp_path: Path) -> None:
+    args = ("--suite", "banking", "--model", "oracle-broken", "--agent", "single", "-q")
+    code, out, err = bench(*args, "--out", str(tmp_path))
+    assert code == 0 and err == ""
+    assert "banking: benign utility 31.2% (5/16; references 100.0%, floor 31.2%)" in out
+
+
+def test_attack_run_reports_the_three_measures(tmp_path: Path) -> None:
+    args = ("--suite", "slack", "--attack", "tool_knowledge", "--limit", "1", "--injections", "2")
+    code, out, _ = bench(*args, "--model", "oracle", "-q", "--out", str(tmp_path))
+    assert code == 0, out
+    assert "utility under attack 100.0%, attack success 0.0% (0/2)" in out
+
+
+def test_unknown_attack_lists_the_attacks() -> None:
+    code, _, err = bench("--suite", "banking", "--attack", "nope", "--model", "oracle")
+    assert code == 2
+    assert "unknown attack 'nope'; attacks: direct, " in err and "important_instructions" in err
+    assert "manual" not in err and "dos" not in err
+
+
+def test_unknown_suite_lists_the_suites() -> None:
+    result = CliRunner().invoke(cli, ["bench", "agentdojo", "--suite", "shopping"])
+    assert result.exit_code == 2
+    assert "'workspace', 'travel', 'banking', 'slack', 'all'" in result.output
+
+
+def test_a_folder_made_with_other_settings_is_refused(tmp_path: Path) -> None:
+    common = (
+        "--suite",
+        "banking",
+        "--limit",
+        "1",
+        "--model",
+        "oracle",
+        "-q",
+        "--out",
+        str(tmp_path),
+    )
+    assert bench(*common)[0] == 0
+    code, _, err = bench(*common, "--no-rollback")
+    assert code == 2 and "other settings (rollback differ)" in err
+    code, out, _ = bench(*common, "--no-rollback", "--fresh")
+    assert code == 0 and "1 case(s)" in out
+
+
+def test_teacher_is_refused() -> None:
+    code, _, _ = bench("--suite", "banking", "--model", "teacher")
+    assert code == 2
+
+
+def test_missing_agentdojo_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    load_suites.cache_clear()
+    monkeypatch.setitem(sys.modules, "agentdojo.task_suite.load_suites", None)
+    try:
+        code, out, err = bench("--suite", "banking", "--model", "oracle")
+    finally:
+        load_suites.cache_clear()
+    assert code == 2 and out == ""
+    assert err.startswith("Error: AgentDojo is not installed") and err.count("\n") == 1
+    assert "bash scripts/setup.sh" in err
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["bench", "--help"], ["bench", "agentdojo", "--help"]]
+)
+def test_help_never_imports_agentdojo(args: list[str]) -> None:
+    code = (
+        "import sys\nfrom cli.main import main\nsys.argv = ['steward', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('AGENTDOJO' if any(m.split('.')[0] == 'agentdojo' for m in sys.modules) else 'NONE')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert done.stdout.strip().splitlines()[-1] == "NONE", done.stderr[-2000:]
