@@ -152,6 +152,18 @@ def _show(summary: object) -> None:
     "--max-calls", type=click.IntRange(1), help="Model-call budget of one case (steward agents)."
 )
 @click.option(
+    "--observation-chars",
+    type=click.IntRange(100),
+    help="Characters of a tool's answer shown in a prompt (default 600, for the embedded "
+    "model's window; AgentDojo's answers run to tens of thousands of characters, and an "
+    "injection cut off is never seen: raise it with a model of a larger window).",
+)
+@click.option(
+    "--prompt-chars",
+    type=click.IntRange(1000),
+    help="Largest prompt in characters (default 8000, the embedded model's window).",
+)
+@click.option(
     "--no-rollback",
     is_flag=True,
     help="Keep a failed attempt's effects on every app, as on real apps (by default a failed "
@@ -174,6 +186,8 @@ def agentdojo(
     out: Path,
     max_steps: int | None,
     max_calls: int | None,
+    observation_chars: int | None,
+    prompt_chars: int | None,
     no_rollback: bool,
     fresh: bool,
     as_json: bool,
@@ -213,7 +227,12 @@ def agentdojo(
     suites = suites_of(suite)  # loads AgentDojo: a missing package stops here
     if attack is not None:
         check_attack(attack)
-    settings = AgentSettings.model_validate({"max_steps": max_steps} if max_steps else {})
+    limits = {
+        "max_steps": max_steps,
+        "observation_chars": observation_chars,
+        "prompt_chars": prompt_chars,
+    }
+    settings = AgentSettings.model_validate({k: v for k, v in limits.items() if v is not None})
     bench = AgentDojoConfig(
         suites=suites,
         attack=attack,

@@ -75,6 +75,9 @@ def test_a_folder_made_with_other_settings_is_refused(tmp_path: Path) -> None:
     assert bench(*common)[0] == 0
     code, _, err = bench(*common, "--no-rollback")
     assert code == 2 and "other settings (rollback differ)" in err
+    code, _, err = bench(*common, "--observation-chars", "20000", "--prompt-chars", "60000")
+    assert code == 2
+    assert "(settings.observation_chars, settings.prompt_chars differ)" in err
     code, out, _ = bench(*common, "--no-rollback", "--fresh")
     assert code == 0 and "1 case(s)" in out
 
