@@ -16,8 +16,8 @@ from benchmarks.bfcl import (
     BenchConfig,
     Summary,
     TaskResult,
-    run_benchmark,
 )
+from benchmarks.bfcl.harness import Harness
 from benchmarks.bfcl.purposes import PURPOSES
 from benchmarks.bfcl.report import server_line
 from benchmarks.bfcl.split import parse_tasks, span
@@ -214,6 +214,17 @@ def _show(summary: Summary) -> None:
 @click.option(
     "--fresh", is_flag=True, help="Forget earlier results of this run instead of resuming."
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Run each task as a Ray task: on a new local Ray cluster with --concurrency CPUs "
+    "(no ADDRESS), or on a running one (auto, HOST:PORT, ray://HOST:PORT). Results, resume, "
+    'memory and reports as a local run. Needs Ray: pip install "steward[ray]".',
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def bfcl(
@@ -237,6 +248,7 @@ def bfcl(
     max_calls: int | None,
     fresh: bool,
     no_autostart: bool,
+    ray_address: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -262,6 +274,7 @@ def bfcl(
       steward bench bfcl --category multi_turn_miss_func --tasks odd --limit 10
       steward bench bfcl --agent single --base-url http://gpu:8000/v1 --model Qwen/Qwen3-8B
       steward bench bfcl --model Qwen/Qwen3-8B --memory-db user   # learn into your own store
+      steward bench bfcl --model oracle --limit 20 --ray           # on a local Ray cluster
     """
     limits = {"max_steps": max_steps, "max_arg_chars": max_arg_chars}
     settings = AgentSettings.model_validate({k: v for k, v in limits.items() if v is not None})
@@ -293,17 +306,31 @@ def bfcl(
     check_experts(source, bench)
     if fresh:
         bench.out.joinpath(f"{bench.key(source.label)}.jsonl").unlink(missing_ok=True)
+    ray = None
+    if ray_address is not None:
+        from benchmarks.bfcl.ray_shard import LOCAL, RayOptions, import_ray
+
+        import_ray()  # a one-line error before anything runs
+        ray = RayOptions(address=None if ray_address == LOCAL else ray_address)
     bar = ProgressBar(enabled=not quiet)
+    harness = Harness(bench, source, on_start=bar.start, on_result=bar.result, ray=ray)
     try:
-        summary = asyncio.run(
-            run_benchmark(bench, source, on_start=bar.start, on_result=bar.result)
-        )
+        summary = asyncio.run(harness.run())
     finally:
         bar.close()
+    runner = harness.ray_report
     if as_json:
-        click.echo(json.dumps(summary.model_dump(mode="json"), indent=2))
+        data = summary.model_dump(mode="json")
+        if runner is not None:
+            data["runner"] = runner.model_dump(mode="json")
+        click.echo(json.dumps(data, indent=2))
     else:
         _show(summary)
+        if runner is not None:
+            click.echo(
+                f"runner: Ray at {runner.address} ({runner.nodes} node(s), {runner.cpus:g} CPUs, "
+                f"{runner.in_flight} task(s) at once; started in {runner.startup_s:.1f} s)"
+            )
 
 
 COMMANDS = [bfcl]

@@ -7,7 +7,9 @@ instruction. The official checker scores the recorded calls. A task's result is 
 ``<out>/<key>.jsonl`` as soon as it is scored, so an interrupted run resumes where it stopped.
 Memory (for agents that have it) learns only from tasks the checker passed, into
 ``<out>/memory.db`` unless told otherwise, and is never used on a task whose index it learned
-from (see ``benchmarks.bfcl.learning``).
+from (see ``benchmarks.bfcl.learning``). With ``ray``, the tasks run on a Ray cluster instead,
+one Ray task each, and this process learns and writes the results (see
+``benchmarks.bfcl.ray_shard``).
 """
 
 from __future__ import annotations
@@ -18,15 +20,16 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agents.budget import BudgetLimits
 from agents.experience import Experience, NoExperience
 from agents.records import RunRecord
-from benchmarks.bfcl.calls import CallFormatError, format_call
 from benchmarks.bfcl.data import BfclTask, load_tasks, tool_index
 from benchmarks.bfcl.instructions import compound_instruction, turn_instruction
 from benchmarks.bfcl.learning import BenchMemory
 from benchmarks.bfcl.models import ModelSource, TaskModels
+from benchmarks.bfcl.outcome import call_strings, usage_totals
 from benchmarks.bfcl.purposes import CallCounts, count_calls
 from benchmarks.bfcl.report import read_results, server_report, write_reports
 from benchmarks.bfcl.results import (
@@ -41,11 +44,13 @@ from benchmarks.bfcl.score import Decoded, checker_model_name, score_task
 from benchmarks.bfcl.settings_file import changed_settings, save_settings
 from benchmarks.bfcl.single import run_single_turn
 from benchmarks.bfcl.turn import StewardContext, TurnRun, run_steward_turn
-from benchmarks.bfcl.world import LoggedCall, TaskWorld
+from benchmarks.bfcl.world import TaskWorld
 from core.errors import UserError
-from core.usage import CallRecord, Usage
 from memory.runs import RunStore
 from modelclient.metrics import read_counters
+
+if TYPE_CHECKING:
+    from benchmarks.bfcl.ray_shard import RayOptions, RayReport
 
 log = logging.getLogger("steward.benchmarks")
 
@@ -65,11 +70,15 @@ class Harness:
         *,
         on_start: OnStart | None = None,
         on_result: OnResult | None = None,
+        ray: RayOptions | None = None,
     ) -> None:
         self.config = config
         self.source = source
         self.on_start = on_start
         self.on_result = on_result
+        self.ray = ray
+        self.ray_report: RayReport | None = None
+        """How the last ``run`` went on Ray (``None``: it ran here)."""
         self.key = config.key(source.label)
         self.checker_name = checker_model_name()
         self.tag = uuid.uuid4().hex[:6]
@@ -80,6 +89,15 @@ class Harness:
     @property
     def results_path(self) -> Path:
         return self.config.out / f"{self.key}.jsonl"
+
+    def run_store(self) -> RunStore:
+        """Where the runs' records go: ``OUT/runs.db``."""
+        return self._steward_context().store
+
+    def close(self) -> None:
+        """Close the run store (a harness made for one task, as a Ray worker makes)."""
+        if self._ctx is not None:
+            self._ctx.store.close()
 
     def _steward_context(self) -> StewardContext:
         if self._ctx is None:
@@ -115,34 +133,29 @@ class Harness:
             self.memory.check([t.id for t in todo])
         if self.on_start is not None:
             self.on_start(len(todo), len(tasks) - len(todo))
-        gate = asyncio.Semaphore(cfg.concurrency)
         started = time.monotonic()
         cache_before = read_counters(self.source.base_urls())
 
-        async def one(task: BfclTask) -> None:
-            async with gate:
-                if self.memory is not None:
-                    self.memory.guard(task.id)
-                result = await self.run_task(task)
+        def save(result: TaskResult) -> None:
             with self.results_path.open("a", encoding="utf-8") as fh:
                 fh.write(result.model_dump_json() + "\n")
-            done[task.id] = result
+            done[result.id] = result
             if self.on_result is not None:
                 self.on_result(result)
 
         try:
-            async with asyncio.TaskGroup() as group:
-                for task in todo:
-                    group.create_task(one(task))
-        except BaseExceptionGroup as group_error:
-            # the first failure stopped the others (e.g. the server went away): raise it alone
-            raise group_error.exceptions[0] from None
+            if self.ray is not None:
+                from benchmarks.bfcl.ray_shard import run_sharded
+
+                self.ray_report = await run_sharded(self, todo, save, self.ray)
+            else:
+                await self._run_here(todo, save)
         finally:
             await self.source.aclose()
         elapsed = time.monotonic() - started
         results = [done[t.id] for t in tasks if t.id in done]
         ran = [done[t.id] for t in todo if t.id in done]
-        return write_reports(
+        summary = write_reports(
             cfg,
             self.source.label,
             results,
@@ -151,6 +164,28 @@ class Harness:
             memory=None if self.memory is None else self.memory.report(),
             server=server_report(ran, cache_before, read_counters(self.source.base_urls())),
         )
+        if self.ray_report is not None:
+            self.ray_report.check_lost(self.results_path)
+        return summary
+
+    async def _run_here(self, todo: list[BfclTask], save: Callable[[TaskResult], None]) -> None:
+        """Run ``todo`` in this process, ``concurrency`` at a time; the first error stops all."""
+        gate = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(task: BfclTask) -> None:
+            async with gate:
+                if self.memory is not None:
+                    self.memory.guard(task.id)
+                result = await self.run_task(task)
+            save(result)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for task in todo:
+                    group.create_task(one(task))
+        except BaseExceptionGroup as group_error:
+            # the first failure stopped the others (e.g. the server went away): raise it alone
+            raise group_error.exceptions[0] from None
 
     def _check_settings(self) -> None:
         """Refuse to add results made under other settings to an existing results file."""
@@ -166,7 +201,13 @@ class Harness:
         save_settings(path, current)
 
     async def run_task(self, task: BfclTask) -> TaskResult:
-        """Run one task (all its turns, or its compound instruction) and score it."""
+        """Run one task (all its turns, or its compound instruction), score it, and learn from
+        it if it passed."""
+        result, records = await self.play_task(task)
+        return await self.learn_from(result, records)
+
+    async def play_task(self, task: BfclTask) -> tuple[TaskResult, list[RunRecord]]:
+        """Run and score one task, without learning: its result and its turns' run records."""
         cfg = self.config
         started = time.monotonic()
         started_at = time.time()
@@ -193,7 +234,7 @@ class Harness:
             run = await run_turn(instruction, f"{task.id}-t{i}-{self.tag}")
             if run.record is not None:
                 records.append(run.record)
-            calls, unrecorded = _call_strings(world.log.since(mark))
+            calls, unrecorded = call_strings(world.log.since(mark))
             apps_expected = sorted({index[c.tool].app for c in expected})
             turns.append(
                 TurnResult(
@@ -215,13 +256,10 @@ class Harness:
             )
         decoded: Decoded = [[[c] for c in turn.calls] for turn in turns]
         score = score_task(task, decoded, model_name=self.checker_name, compound=compound)
-        learning: list[CallRecord] = []
-        if score.valid and self.memory is not None:
-            learning = await self.memory.learn(task.id, records)
         judged = [t.recruited for t in turns if t.recruited is not None]
-        totals = Totals.total(t.totals for t in turns) + _usage_totals(learning)
+        totals = Totals.total(t.totals for t in turns)
         totals.wall_s = round(time.monotonic() - started, 3)
-        return TaskResult(
+        result = TaskResult(
             id=task.id,
             category=task.category,
             agent=cfg.agent,
@@ -235,11 +273,28 @@ class Harness:
             turn_count=score.turn_count,
             recruitment=sum(judged) / len(judged) if judged else None,
             totals=totals,
-            calls_by_purpose=CallCounts.total(t.calls_by_purpose for t in turns)
-            + count_calls(learning),
+            calls_by_purpose=CallCounts.total(t.calls_by_purpose for t in turns),
             started_at=started_at,
             finished_at=time.time(),
             turns=turns,
+        )
+        return result, records
+
+    async def learn_from(self, result: TaskResult, records: list[RunRecord]) -> TaskResult:
+        """Learn from the run records of a task the checker passed (agents with memory); the
+        result with the summary calls of learning, and its time, added."""
+        if not result.valid or self.memory is None:
+            return result
+        started = time.monotonic()
+        learning = await self.memory.learn(result.id, records)
+        totals = result.totals + usage_totals(learning)
+        totals.wall_s = round(result.totals.wall_s + time.monotonic() - started, 3)
+        return result.model_copy(
+            update={
+                "totals": totals,
+                "calls_by_purpose": result.calls_by_purpose + count_calls(learning),
+                "finished_at": time.time(),
+            }
         )
 
     def _turn_runner(
@@ -271,34 +326,13 @@ class Harness:
         return steward
 
 
-def _usage_totals(calls: list[CallRecord]) -> Totals:
-    """Model calls and tokens of ``calls`` (the summaries of learning) as totals."""
-    usage = Usage.total(c.usage for c in calls)
-    return Totals(
-        model_calls=usage.calls,
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-    )
-
-
-def _call_strings(calls: list[LoggedCall]) -> tuple[list[str], list[str]]:
-    """Safe call strings of the calls that ran, and a note for each one left out."""
-    texts: list[str] = []
-    skipped: list[str] = []
-    for logged in calls:
-        try:
-            texts.append(format_call(logged.call.tool, logged.call.args))
-        except CallFormatError as exc:
-            skipped.append(f"{logged.call.tool}: {exc}")
-    return texts, skipped
-
-
 async def run_benchmark(
     config: BenchConfig,
     source: ModelSource,
     *,
     on_start: OnStart | None = None,
     on_result: OnResult | None = None,
+    ray: RayOptions | None = None,
 ) -> Summary:
     """Run a benchmark invocation (see ``Harness``)."""
-    return await Harness(config, source, on_start=on_start, on_result=on_result).run()
+    return await Harness(config, source, on_start=on_start, on_result=on_result, ray=ray).run()
