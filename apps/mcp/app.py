@@ -140,6 +140,7 @@ class McpServers:
             "servers": {
                 name: {
                     "transport": app.connection.config.transport,
+                    "protocol": app.connection.protocol,
                     "where": app.connection.config.where(),
                     "tools": [t.name for t in app.tools],
                 }

@@ -93,6 +93,8 @@ class McpConnection:
         """One line per tool left out (see ``apps.mcp.results.to_tools``)."""
         self.instructions = ""
         """The server's own instructions (or its name), a default description."""
+        self.protocol = ""
+        """The MCP protocol version the session negotiated."""
         self.failure: str | None = None
         """Why the server stopped working, once it did: every later call fails with it."""
         self._client: Client | None = None
@@ -188,6 +190,7 @@ class McpConnection:
                 self._close_stderr()
                 listed = await self._list_tools(client)
                 self.tools, self.problems = to_tools(self.name, listed)
+                self.protocol = client.protocol_version
                 info = client.server_info
                 self.instructions = client.instructions or (info.name if info else "") or ""
                 self._client = client

@@ -7,6 +7,7 @@ hangs: the call fails with the reason, the server's process is gone, later calls
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -95,7 +96,10 @@ def test_servers_that_cannot_start_say_why_and_the_others_work(tmp_path: Path) -
         servers.close()
 
 
-def test_a_server_that_crashes_fails_the_call_and_every_later_one(tmp_path: Path) -> None:
+def test_a_server_that_crashes_fails_the_call_and_every_later_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="steward.apps.mcp")
     servers = McpServers.start({"notes": stdio_config(tmp_path)})
     app = servers.apps["notes"]
     try:
@@ -110,6 +114,8 @@ def test_a_server_that_crashes_fails_the_call_and_every_later_one(tmp_path: Path
         assert time.monotonic() - start < 1
         [pid] = pids(tmp_path)
         assert wait_gone(pid)
+        # the server's stderr went to the log, line by line
+        assert "[mcp:notes] crashing now, as asked" in caplog.messages
     finally:
         servers.close()
 

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from agents import AgentSettings
-from agents.registry import Registry, mcp_specialist
+from agents.registry import Registry, Specialist, mcp_specialist
 from apps.mcp import McpServers
 from apps.scenario import Scenario
 from apps.world import World
@@ -148,7 +148,8 @@ def test_a_server_that_crashes_or_hangs_fails_the_subtask_with_the_reason(
 
 
 def test_agents_lists_the_servers_with_their_tool_counts(tmp_path: Path) -> None:
-    config, _ = setup(tmp_path, extra='[mcp.ghost]\ncommand = "no-such-mcp-server-xyz"\n')
+    extra = '[mcp.ghost]\ncommand = "no-such-mcp-server-xyz"\n[mcp.math]\ncommand = "x"\n'
+    config, _ = setup(tmp_path, extra=extra)
     result = CliRunner().invoke(cli, ["agents", "--json", "--config", config])
     assert result.exit_code == 0, result.output
     rows = {a["task_token"]: a for a in json.loads(result.stdout)["agents"]}
@@ -156,6 +157,8 @@ def test_agents_lists_the_servers_with_their_tool_counts(tmp_path: Path) -> None
     assert rows["<mcp:notes>"]["source"] == "mcp" and "<app:messaging>" in rows
     assert not rows["<mcp:ghost>"]["available"]
     assert "not found" in rows["<mcp:ghost>"]["error"]
+    assert "the name is taken by the app 'math'" in rows["<mcp:math>"]["error"]
+    assert rows["<app:math>"]["source"] == "builtin"
     text = CliRunner().invoke(cli, ["agents", "--config", config])
     assert "mcp (8 tools)" in text.stdout and "mcp: unavailable" in text.stdout
     assert "warning: MCP server 'ghost'" in text.stderr
@@ -255,3 +258,49 @@ async def test_resume_reruns_an_idempotent_call_a_kill_interrupted(tmp_path: Pat
     settled = ActionJournal(again.store, "r2").load().entries["a.1.1"]
     assert settled.status == "done" and settled.observation == {"result": "slept"}
     assert "re-run on resume" in settled.note
+
+
+async def test_a_slow_mcp_call_does_not_hold_up_the_other_subtasks(tmp_path: Path) -> None:
+    """The staff agent awaits the MCP app's ``acall``: while one subtask waits for the server,
+    an independent subtask on another app runs to its end."""
+    from tests.orchestrator.helpers import NotesApp
+
+    when: dict[str, float] = {}
+
+    def staff(messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
+        task = subtask_of(messages)
+        if any(m.role == "user" and m.content.startswith("Observation:") for m in messages):
+            when[task] = time.monotonic()
+            return act("finish", result="done")
+        return act("slow", seconds=1.5) if task == "Wait" else act("add", text="hi")
+
+    plan = {"nodes": [node("a", "<mcp:notes>", "Wait"), node("b", "<app:pad>", "Jot")]}
+    steward = steward_fn([plan], lambda s, m: verdict(True, key_info="ok"))
+    servers = McpServers.start({"notes": stdio_config(tmp_path)})
+    pad = Specialist(name="pad", description="A pad.", app_factory=NotesApp)
+    registry = Registry([mcp_specialist(servers.apps["notes"]), pad])
+    scenario = Scenario(name="t", apps={"notes": {}, "pad": {}})
+    models = {"steward": FunctionModel(steward, name="steward")}
+    orch = Orchestrator(
+        registry=registry,
+        models=lambda role: models.get(role) or FunctionModel(staff, name=role),
+        world=World.build(scenario, {s.name: s.app_factory for s in registry}),
+        store=RunStore(tmp_path / "runs.db"),
+        checkpoints=tmp_path / "checkpoints.db",
+        resources=[servers],
+    )
+    start = time.monotonic()
+    record = await closing(orch, "r3")
+    assert record.status == "succeeded"
+    assert when["Jot"] - start < 1.0 < when["Wait"] - start  # "Jot" did not wait for "Wait"
+
+
+def test_a_server_takes_no_initial_state(tmp_path: Path) -> None:
+    scenario = tmp_path / "world.json"
+    scenario.write_text(json.dumps({"name": "w", "apps": {"notes": {"notes": {"a": "b"}}}}))
+    config, answers = setup(tmp_path, {"answer": "-"})
+    argv = ["run", "x", "--model", f"script:{answers}", "--config", config, "--scenario"]
+    result = CliRunner().invoke(cli, [*argv, str(scenario)])
+    assert result.exit_code == 2
+    assert "notes is an MCP server: it takes no initial state" in result.output
+    assert all(wait_gone(pid) for pid in pids(tmp_path))  # started, then stopped

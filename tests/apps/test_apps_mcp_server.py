@@ -125,9 +125,48 @@ def crash() -> str:
     os._exit(3)
 
 
+class Legacy:
+    """Answers server/discover with "method not found", as a server of the 2025 protocol
+    does: clients fall back to the initialize handshake, and answers come as SSE streams."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if b'"server/discover"' in body:
+            error = {"code": -32601, "message": "Method not found"}
+            answer = {"jsonrpc": "2.0", "id": json.loads(body).get("id"), "error": error}
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+            return
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["http"]:
         server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    elif sys.argv[1:2] == ["http-legacy"]:
+        import uvicorn
+
+        app = Legacy(server.streamable_http_app())
+        uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
     else:
         server.run()
 '''
@@ -199,11 +238,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def http_server(folder: Path) -> Iterator[str]:
-    """The test server over streamable HTTP in a subprocess; yields its URL."""
+def http_server(folder: Path, mode: str = "http") -> Iterator[str]:
+    """The test server over streamable HTTP in a subprocess (``http-legacy``: speaking only
+    the 2025 protocol, whose answers are SSE streams); yields its URL."""
     port = free_port()
     env = {**os.environ, **server_env(folder)}
-    cmd = [sys.executable, str(write_server(folder)), "http", str(port)]
+    cmd = [sys.executable, str(write_server(folder)), mode, str(port)]
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
@@ -297,12 +337,15 @@ async def test_acall_does_not_block_the_callers_event_loop(
     assert ticks >= 10  # the loop kept running while the calls were out
 
 
-def test_the_same_server_over_streamable_http(tmp_path: Path) -> None:
-    with http_server(tmp_path) as url:
+@pytest.mark.parametrize("mode", ["http", "http-legacy"])
+def test_the_same_server_over_streamable_http(tmp_path: Path, mode: str) -> None:
+    with http_server(tmp_path, mode) as url:
         servers = McpServers.start({"web": McpServerConfig(url=url)})
         try:
             assert servers.unavailable == {}
             app = servers.apps["web"]
+            legacy = mode == "http-legacy"  # answers as SSE events, over 1 MiB each here
+            assert (app.connection.protocol == "2025-11-25") == legacy, app.connection.protocol
             assert {t.name for t in app.tools} == TOOLS
             assert app.call("put_note", {"title": "a", "text": "b"}) == {"result": "saved a"}
             assert app.call("get_note", {"title": "a"}) == {"result": "b"}
@@ -311,3 +354,26 @@ def test_the_same_server_over_streamable_http(tmp_path: Path) -> None:
                 app.call("get_note", {"title": "x"})
         finally:
             servers.close()
+
+
+def test_without_mcp_servers_the_sdk_is_not_imported(tmp_path: Path) -> None:
+    """`steward agents` and `import apps` stay light: the SDK loads when a server starts."""
+    out = tmp_path / "modules.txt"
+    code = (
+        "import atexit, sys\n"
+        "def dump():\n"
+        f"    open({str(out)!r}, 'w').write(' '.join(m for m in sys.modules "
+        "if m.split('.')[0] in ('mcp', 'mcp_types', 'httpx2', 'uvicorn')))\n"
+        "atexit.register(dump)\n"
+        "import apps\n"
+        "from cli.main import main\n"
+        "main()\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "STEWARD_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code, "agents", "--json"], env=env, capture_output=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert b'"<app:messaging>"' in done.stdout
+    assert out.read_text() == ""
