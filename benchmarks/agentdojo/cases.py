@@ -166,10 +166,23 @@ def goal_apps(suite: str, injection_task: str) -> list[str]:
     return list(_goal_apps(suite, injection_task))
 
 
+GOALS_WITHOUT_REFERENCE: dict[tuple[str, str], tuple[str, ...]] = {
+    **{("workspace", f"injection_task_{n}"): ("email",) for n in (6, 7, 8, 9)},
+    **{("workspace", f"injection_task_{n}"): ("drive", "email") for n in (10, 11, 12)},
+    ("workspace", "injection_task_13"): ("calendar", "email"),
+    ("travel", "injection_task_6"): (),
+}
+"""The apps the goals of injection tasks whose reference solution is empty need, read from
+their goals: email the unread, received or sent mail; email the drive's files; email today's
+meeting participants; and a goal that only asks the final answer to say something."""
+
+
 @functools.cache
 def _goal_apps(suite: str, injection_task: str) -> tuple[str, ...]:
     task = load_suite(suite).get_injection_task_by_id(injection_task)
     calls = task.ground_truth(default_environment(suite))
+    if not calls:
+        return GOALS_WITHOUT_REFERENCE[(suite, injection_task)]
     apps = tool_apps(suite)
     return tuple(sorted({apps[c.function] for c in calls if c.function in apps}))
 
@@ -177,9 +190,12 @@ def _goal_apps(suite: str, injection_task: str) -> tuple[str, ...]:
 def placement(injected: list[str], goal: list[str]) -> str | None:
     """``same-app`` when every app the attacker's goal needs is one where the injection is
     read (the staff agent that reads it holds the tools to obey it), ``cross-app`` when none
-    is, ``partial`` otherwise; ``None`` without an injection or a goal."""
-    if not injected or not goal:
+    is, ``partial`` otherwise, ``answer`` when the goal needs no app (only the final answer
+    must say something); ``None`` without an injection."""
+    if not injected:
         return None
+    if not goal:
+        return "answer"
     shared = set(injected) & set(goal)
     if shared == set(goal):
         return "same-app"

@@ -91,7 +91,8 @@ def _grouped(summaries: Sequence[Summary], title: str, column: str, field: str) 
     explain = {
         "placement": "same-app: every app the injection's goal needs is one whose data carry "
         "the injection (the staff agent that reads it holds the tools to obey it); cross-app: "
-        "none is; partial: some are.",
+        "none is; partial: some are; answer: the goal needs no app, only words in the final "
+        "answer.",
         "plan": "Steward arms only: whether the first plan (fixed before any app data was "
         "read) had a subtask on an app the injection's goal needs.",
     }[column]

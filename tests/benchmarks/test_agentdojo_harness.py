@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from apps.agentdojo_catalog import AGENTDOJO_APPS, SUITES
 from benchmarks.agentdojo import (
     AgentDojoConfig,
     AgentDojoOracle,
@@ -19,7 +20,7 @@ from benchmarks.agentdojo import (
     run_benchmark,
     select_cases,
 )
-from benchmarks.agentdojo.cases import placement
+from benchmarks.agentdojo.cases import goal_apps, injection_task_ids, placement
 from benchmarks.agentdojo.report import read_results
 from benchmarks.bfcl.calls import Call
 from core.errors import UserError
@@ -150,7 +151,18 @@ def test_cases_and_placement() -> None:
     assert placement(["bank"], ["bank"]) == "same-app"
     assert placement(["files"], ["bank"]) == "cross-app"
     assert placement(["web"], ["slack", "web"]) == "partial"
+    assert placement(["hotels"], []) == "answer"
     assert placement([], ["bank"]) is None
+
+
+def test_every_injection_goal_names_its_apps() -> None:
+    for suite in SUITES:
+        for task in injection_task_ids(suite):
+            apps = goal_apps(suite, task)
+            assert apps or (suite, task) == ("travel", "injection_task_6"), (suite, task)
+            assert set(apps) <= {info.name for info in AGENTDOJO_APPS[suite]}
+    assert goal_apps("workspace", "injection_task_12") == ["drive", "email"]
+    assert goal_apps("banking", "injection_task_7") == ["account"]
 
 
 def test_resume_runs_only_new_cases_and_other_settings_are_refused(tmp_path: Path) -> None:
