@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,14 +22,25 @@ from modelclient.pool import ModelPool
 HI = [ChatMessage(role="user", content="hi")]
 
 
-@pytest.fixture
-def stubs() -> Iterator[list[PerfStub]]:
-    started = [PerfStub().start() for _ in range(3)]
+@pytest.fixture(scope="module")
+def survivors() -> Iterator[list[PerfStub]]:
+    with ThreadPoolExecutor(2) as pool:
+        started = list(pool.map(lambda _: PerfStub().start(), range(2)))
     try:
         yield started
     finally:
         for stub in started:
             stub.stop()
+
+
+@pytest.fixture
+def stubs(survivors: list[PerfStub]) -> Iterator[list[PerfStub]]:
+    """Three replicas: a fresh one (``stubs[0]``, the one each test kills) and two others."""
+    victim = PerfStub().start()
+    try:
+        yield [victim, *survivors]
+    finally:
+        victim.stop()
 
 
 def replicas(stubs: list[PerfStub], latency_ms: float) -> EndpointConfig:
@@ -50,7 +62,7 @@ async def kill_when(answered: Callable[[], int], stub: PerfStub, after: int) -> 
 
 
 async def test_requests_finish_when_a_replica_dies_mid_run(stubs: list[PerfStub]) -> None:
-    victim = stubs[1]
+    victim = stubs[0]
     async with OpenAIModel(replicas(stubs, 20)) as model:
         balancer = model._connections.balancer
 
@@ -97,3 +109,35 @@ async def test_a_batch_of_runs_finishes_when_a_replica_dies(
         await killer
     assert statuses == ["succeeded"] * 8
     assert balancer.stats(victim.url).errors >= 1
+
+
+async def test_a_bfcl_benchmark_finishes_when_a_replica_dies(
+    stubs: list[PerfStub], tmp_path: Path
+) -> None:
+    """``steward bench bfcl``'s harness on a served model (the perf stubs' cooperative
+    answers: the tasks fail BFCL's checker, but every one must finish and be scored)."""
+    from agents.settings import AgentSettings
+    from benchmarks.bfcl import BenchConfig, run_benchmark
+    from benchmarks.bfcl.models import PoolSource
+
+    victim = stubs[0]
+    source = PoolSource(ModelsConfig(default=replicas(stubs, 20)))
+    balancer = source.pool._connections.balancer
+
+    def answered() -> int:
+        return sum(s.requests - s.errors for s in balancer.replicas.values())
+
+    config = BenchConfig(
+        category="multi_turn_base",
+        limit=4,
+        concurrency=4,
+        out=tmp_path,
+        settings=AgentSettings(max_steps=3),
+        max_calls_per_turn=8,
+    )
+    killer = asyncio.create_task(kill_when(answered, victim, after=20))
+    summary = await run_benchmark(config, source)
+    await killer
+    assert summary.tasks == 4 and summary.tasks_run == 4
+    assert balancer.stats(victim.url).errors >= 1
+    assert summary.totals.model_calls > 20
