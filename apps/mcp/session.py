@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import threading
-from collections import deque
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from typing import Any, TextIO
+from typing import Any
 
 import httpx2
 from mcp import Client, StdioServerParameters
@@ -32,6 +29,7 @@ from pydantic import ValidationError
 from apps.base import Tool
 from apps.mcp.config import McpServerConfig, McpServerError
 from apps.mcp.results import observation, to_tools
+from apps.mcp.stderr import StderrTail
 from core.errors import ToolError
 
 log = logging.getLogger("steward.apps.mcp")
@@ -44,42 +42,6 @@ STOP_TIMEOUT_S = 10.0
 MAX_PAGES = 100
 """Most ``tools/list`` pages read from one server."""
 CLIENT = Implementation(name="steward", version="0.1.0")
-
-
-class StderrTail:
-    """A server's stderr: a pipe read by a thread, each line logged (``steward.apps.mcp`` at
-    INFO, the run's log), the last lines kept for error messages."""
-
-    def __init__(self, server: str) -> None:
-        read_fd, write_fd = os.pipe()
-        self.write_end: TextIO = os.fdopen(write_fd, "w")
-        self.lines: deque[str] = deque(maxlen=20)
-        self.ended = threading.Event()
-        self._server = server
-        threading.Thread(
-            target=self._pump, args=(read_fd,), name=f"mcp-stderr:{server}", daemon=True
-        ).start()
-
-    def close_write(self) -> None:
-        """Close this process's copy of the write end (the server keeps its own)."""
-        if not self.write_end.closed:
-            self.write_end.close()
-
-    def tail(self, wait: float = 0.5) -> str:
-        """The last lines, once the server's end closed (waiting up to ``wait`` seconds)."""
-        self.ended.wait(wait)
-        return " | ".join(list(self.lines)[-5:])[-600:]
-
-    def _pump(self, fd: int) -> None:
-        try:
-            with os.fdopen(fd, "rb") as pipe:
-                for raw in pipe:
-                    line = raw.decode("utf-8", "replace").rstrip()
-                    if line:
-                        self.lines.append(line)
-                        log.info("[mcp:%s] %s", self._server, line)
-        finally:
-            self.ended.set()
 
 
 class McpConnection:
