@@ -229,6 +229,10 @@ class Orchestrator(RunFlow):
                 if error is None and state.get("status") not in ("succeeded", "failed"):
                     state["error"] = state.get("error") or "interrupted before the run finished"
                 record = self._save(state)
+                self._emit(
+                    "run_finished",
+                    data={"status": record.status, "error": record.error, "record": record},
+                )
         if error is not None:
             if isinstance(error, RunError | UserError):
                 error.run_id = self._run_id  # type: ignore[union-attr]

@@ -161,3 +161,16 @@ async def test_a_budget_spent_inside_the_plans_repair_rounds_keeps_their_calls(
     assert saved["status"] == "budget_exceeded"
     assert [c["purpose"] for c in saved["steward_calls"]] == ["plan", "plan"]
     assert saved["usage"]["calls"] == 2
+
+
+async def test_the_last_event_of_a_run_carries_its_record(tmp_path: Path) -> None:
+    """``run_finished`` (for exporters such as OpenTelemetry, which read the whole record)."""
+    from orchestrator.events import Event
+
+    events: list[Event] = []
+    orch, _ = make(tmp_path)
+    orch.on_event = events.append
+    record = await orch.run(INSTRUCTION)
+    last = events[-1]
+    assert last.kind == "run_finished" and last.data["record"] is record
+    assert last.data["status"] == "succeeded"
