@@ -308,10 +308,12 @@ def bfcl(
         bench.out.joinpath(f"{bench.key(source.label)}.jsonl").unlink(missing_ok=True)
     ray = None
     if ray_address is not None:
-        from benchmarks.bfcl.ray_shard import LOCAL, RayOptions, import_ray
+        from benchmarks.bfcl.ray_shard import LOCAL, RayOptions, check_address, import_ray
 
-        import_ray()  # a one-line error before anything runs
+        import_ray()  # one-line errors before anything runs
         ray = RayOptions(address=None if ray_address == LOCAL else ray_address)
+        if ray.address is not None:
+            check_address(ray.address)
     bar = ProgressBar(enabled=not quiet)
     harness = Harness(bench, source, on_start=bar.start, on_result=bar.result, ray=ray)
     try:
