@@ -35,8 +35,16 @@ from memory.runs import RunStore
 from modelclient import EndpointConfig, ModelsConfig, StubServer
 from modelclient.stub import free_port
 
+
+def ray_installed() -> bool:
+    try:
+        return find_spec("ray") is not None
+    except (ImportError, ValueError):  # ValueError: hidden (sys.modules["ray"] is None)
+        return False
+
+
 needs_ray = pytest.mark.skipif(
-    find_spec("ray") is None, reason='Ray is not installed: pip install "steward[ray]"'
+    not ray_installed(), reason='Ray is not installed: pip install "steward[ray]"'
 )
 
 
