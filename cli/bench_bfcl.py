@@ -308,7 +308,8 @@ def bfcl(
         bench.out.joinpath(f"{bench.key(source.label)}.jsonl").unlink(missing_ok=True)
     ray = None
     if ray_address is not None:
-        from benchmarks.bfcl.ray_shard import LOCAL, RayOptions, check_address, import_ray
+        from benchmarks.bfcl.ray_cluster import LOCAL, check_address, import_ray
+        from benchmarks.bfcl.ray_shard import RayOptions
 
         import_ray()  # one-line errors before anything runs
         ray = RayOptions(address=None if ray_address == LOCAL else ray_address)

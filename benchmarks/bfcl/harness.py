@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING
 from agents.budget import BudgetLimits
 from agents.experience import Experience, NoExperience
 from agents.records import RunRecord
-from benchmarks.bfcl.data import BfclTask, load_tasks, tool_index
+from benchmarks.bfcl.data import BfclTask, load_tasks
 from benchmarks.bfcl.instructions import compound_instruction, turn_instruction
 from benchmarks.bfcl.learning import BenchMemory
 from benchmarks.bfcl.models import ModelSource, TaskModels
-from benchmarks.bfcl.outcome import call_strings, usage_totals
+from benchmarks.bfcl.outcome import turn_result, usage_totals
 from benchmarks.bfcl.purposes import CallCounts, count_calls
 from benchmarks.bfcl.report import read_results, server_report, write_reports
 from benchmarks.bfcl.results import (
@@ -225,7 +225,6 @@ class Harness:
             ]
         turns: list[TurnResult] = []
         records: list[RunRecord] = []
-        index = tool_index()
         run_turn = self._turn_runner(world, models)
         for i, instruction, expected in runs:
             world.begin_turn(i)
@@ -234,26 +233,7 @@ class Harness:
             run = await run_turn(instruction, f"{task.id}-t{i}-{self.tag}")
             if run.record is not None:
                 records.append(run.record)
-            calls, unrecorded = call_strings(world.log.since(mark))
-            apps_expected = sorted({index[c.tool].app for c in expected})
-            turns.append(
-                TurnResult(
-                    index=i,
-                    instruction=instruction,
-                    run_id=run.run_id,
-                    status=run.status,
-                    error=run.error,
-                    calls=calls,
-                    apps_planned=run.apps_planned,
-                    apps_expected=apps_expected,
-                    recruited=(run.apps_planned == apps_expected) if expected else None,
-                    unrecorded=unrecorded,
-                    retrieved=run.retrieved,
-                    template_apps=run.template_apps,
-                    totals=run.totals,
-                    calls_by_purpose=run.by_purpose,
-                )
-            )
+            turns.append(turn_result(i, instruction, run, world.log.since(mark), expected))
         decoded: Decoded = [[[c] for c in turn.calls] for turn in turns]
         score = score_task(task, decoded, model_name=self.checker_name, compound=compound)
         judged = [t.recruited for t in turns if t.recruited is not None]

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import socket
 import sqlite3
 import tempfile
 import time
@@ -40,6 +39,7 @@ from pydantic import BaseModel, Field
 from agents.records import RunRecord
 from benchmarks.bfcl.data import BfclTask
 from benchmarks.bfcl.models import ModelSource, OracleSource, PoolSource
+from benchmarks.bfcl.ray_cluster import LOCAL, connect, import_ray
 from benchmarks.bfcl.results import BenchConfig, TaskResult
 from core.errors import RunError, StewardError, UserError
 
@@ -47,10 +47,6 @@ if TYPE_CHECKING:
     from benchmarks.bfcl.harness import Harness
 
 log = logging.getLogger("steward.benchmarks")
-
-RAY_REQUIREMENT = "ray==2.60.0"
-LOCAL = "local"
-"""The address shown for a Ray cluster started by this process."""
 
 SourceFactory = Callable[[], ModelSource]
 
@@ -117,68 +113,6 @@ def worker_source(source: ModelSource) -> SourceFactory:
     if isinstance(source, PoolSource):
         return functools.partial(PoolSource, source.config)
     raise UserError(f"--ray runs the oracle models or served models, not {source.label!r}")
-
-
-def import_ray() -> Any:
-    """The ``ray`` module, or a ``UserError`` saying how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise UserError(
-            f'--ray needs Ray: pip install "steward[ray]" (or "{RAY_REQUIREMENT}")'
-        ) from None
-    return ray
-
-
-def check_address(address: str) -> None:
-    """A one-line ``UserError`` for an address no cluster answers on (Ray itself would wait
-    minutes), or a Ray Client address without the client installed."""
-    if address == "auto":
-        return  # Ray answers at once when none is running
-    target = address
-    if address.startswith("ray://"):
-        try:
-            import grpc  # noqa: F401  (Ray Client's transport)
-        except ImportError:
-            raise UserError(
-                f'--ray {address} is a Ray Client address: pip install "ray[client]==2.60.0", '
-                "or run on a node of the cluster with --ray auto"
-            ) from None
-        target = address.removeprefix("ray://")
-    host, _, port = target.rpartition(":")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
-            pass
-    except (OSError, ValueError) as exc:
-        raise UserError(
-            f"no Ray cluster answers at {address} ({exc}); start one with `ray start --head`, "
-            "or give --ray without an address for a local one"
-        ) from None
-
-
-def connect(ray: Any, options: RayOptions, workers: int) -> bool:
-    """Start a local cluster with ``workers`` CPUs, or join ``options.address``; ``True`` when
-    this call started or joined it (so the run shuts it down), ``False`` when Ray was already
-    initialised in this process."""
-    if options.address is not None:
-        check_address(options.address)
-    if ray.is_initialized():
-        return False
-    settings: dict[str, Any] = {
-        "include_dashboard": False,
-        "log_to_driver": False,
-        "logging_level": logging.WARNING,
-        "configure_logging": False,
-    }
-    if options.address is None:
-        ray.init(address=LOCAL, num_cpus=workers, **settings)
-        return True
-    try:
-        ray.init(address=options.address, **settings)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"cannot join the Ray cluster at {options.address}: {first}") from None
-    return True
 
 
 def memory_bytes(path: Path) -> bytes | None:
