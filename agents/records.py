@@ -12,13 +12,19 @@ from core.usage import CallRecord, Usage
 FailureKind = Literal[
     "none", "wrong_result", "incomplete", "tool_error", "loop", "step_cap", "other"
 ]
-AttemptStatus = Literal["finished", "step_cap", "loop", "model_error", "budget", "interrupted"]
-"""``interrupted``: an error (a dead server, a crash) stopped the attempt midway."""
-SubtaskStatus = Literal["pending", "running", "succeeded", "failed", "skipped"]
+AttemptStatus = Literal[
+    "finished", "step_cap", "loop", "model_error", "budget", "interrupted", "waiting"
+]
+"""``interrupted``: an error (a dead server, a crash) stopped the attempt midway; ``waiting``:
+it stopped before a call that waits for a person's approval, and goes on from there."""
+SubtaskStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "waiting"]
 RunStatus = Literal[
     "planning", "running", "succeeded", "failed", "budget_exceeded", "error", "waiting"
 ]
 """``waiting``: stopped until a person decides (see ``orchestrator.interrupted``)."""
+
+
+ApprovalMark = Literal["pending", "approved", "edited", "denied"]
 
 
 class Action(BaseModel):
@@ -54,6 +60,10 @@ class Step(BaseModel):
     call, whose result ``observation`` repeats."""
     latency_s: float = 0.0
     """Time the app took."""
+    approval: ApprovalMark | None = None
+    """For a call that needed approval: ``pending`` (the attempt waits here), ``approved``,
+    ``edited`` (approved with other arguments: ``action`` holds them) or ``denied`` (not
+    run; ``error`` says why). Its journal id is ``action_id``."""
 
 
 class Attempt(BaseModel):
@@ -180,6 +190,37 @@ class RunRecord(BaseModel):
     subtask per app, recruited by similarity)."""
     apps: dict[str, AppStates] = Field(default_factory=dict)
     """Each app of the world: its state before and after the run (filled when the run ends)."""
+    approvals: list[ApprovalRecord] = Field(default_factory=list)
+    """Every call that needed a person's approval, in the order proposed, with its decision
+    (``pending`` ones are why a run is ``waiting``)."""
+
+
+class ApprovalRecord(BaseModel):
+    """One call that needed approval: as proposed, as approved, the decision, why and when."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    """Its id in the action journal (``<subtask>.<attempt>.<seq>``)."""
+    subtask_id: str
+    instruction: str = ""
+    """The subtask's instruction."""
+    app: str
+    tool: str
+    proposed: dict[str, Any] = Field(default_factory=dict)
+    """The arguments as the agent proposed them."""
+    approved: dict[str, Any] | None = None
+    """The arguments approved (edited, or as proposed); ``None`` unless approved."""
+    decision: Literal["pending", "approved", "denied", "withdrawn"] = "pending"
+    """``withdrawn``: the attempt that proposed it was interrupted before anyone decided."""
+    reason: str = ""
+    by: str = ""
+    """``user`` or ``policy``."""
+    proposed_at: float = 0.0
+    decided_at: float = 0.0
+    status: str = ""
+    """The call's status in the journal: ``proposed``, ``approved`` (not run yet), ``done``,
+    ``denied``..."""
 
 
 class AppStates(BaseModel):

@@ -1,8 +1,13 @@
-"""Limits and prompt sizes for the steward and its staff agents."""
+"""Limits and prompt sizes for the steward and its staff agents, and which calls need approval."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from fnmatch import fnmatchcase
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from apps.base import Tool
 
 
 class AgentSettings(BaseModel):
@@ -51,3 +56,34 @@ class AgentSettings(BaseModel):
     """A subtask is work on an app: an attempt that called no tool cannot succeed, whatever
     the evaluation says (it is retried with that tip). Off for specialists that may answer
     without their tools."""
+
+
+ApprovalPolicy = Literal["ask", "auto", "deny"]
+"""What happens to a call that needs approval: ``ask`` stops the run there until a person
+decides, ``auto`` runs it, ``deny`` refuses it at once."""
+
+
+class ApprovalSettings(BaseModel):
+    """Which tool calls need a person's approval before they run, and what happens to them.
+
+    Kept apart from :class:`AgentSettings` (and saved in the run's settings under ``approval``)
+    so a resume, or ``steward approve`` from another process, applies the same rules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy: ApprovalPolicy = "deny"
+    """``deny`` by default: a run made through the library, ``steward mcp-serve`` or
+    ``steward replay`` has no one to ask, so sensitive calls are refused (the agent is told).
+    ``steward run`` asks (``ask``: on a terminal, or later with ``steward approve``); the
+    benchmarks run everything (``auto``)."""
+    tools: list[str] = Field(default_factory=list)
+    """Patterns of more tools that need approval, ``APP.TOOL`` with shell wildcards, the app
+    given by its task token or its name: ``"<app:trading>.*"``, ``"*.rm"``, ``"mail.send"``.
+    Tools declared ``sensitive`` (or MCP ``destructive``) need approval anyway."""
+
+    def covers(self, token: str, app: str, tool: Tool) -> bool:
+        """Whether a call of ``tool`` on ``app`` (task token ``token``) needs approval."""
+        if tool.sensitive or tool.destructive:
+            return True
+        names = (f"{token}.{tool.name}", f"{app}.{tool.name}")
+        return any(fnmatchcase(name, pattern) for pattern in self.tools for name in names)

@@ -4,6 +4,11 @@
 constrained to the app's tools by the action schema and checked again in code; arguments are
 validated against the tool's JSON Schema before the app sees them. Nothing a model writes is
 executed as code.
+
+A call that needs a person's approval (``agents.settings.ApprovalSettings``) is journaled as a
+proposal and the attempt stops before it (:class:`agents.effects.ApprovalPending`, with the
+step marked ``pending``); :meth:`StaffAgent.resume` later goes on from that very step with the
+decision, without asking the model again for what it already proposed.
 """
 
 from __future__ import annotations
@@ -15,15 +20,22 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
 from agents import compact, prompts
 from agents.budget import Budget
-from agents.effects import SubtaskEffects
-from agents.records import Action, Attempt, Step
+from agents.effects import ApprovalPending, SubtaskEffects, denial
+from agents.records import Action, ApprovalMark, Attempt, Step
 from agents.registry import Specialist
-from agents.settings import AgentSettings
+from agents.schemas import (
+    FINISH,
+    MAX_ITEMS,
+    action_schema,
+    argument_problems,
+    bounded,
+    validator_for,
+)
+from agents.settings import AgentSettings, ApprovalSettings
 from apps.base import App, Tool
 from core.errors import ModelOutputError, StewardError, ToolError
 from core.usage import CallRecord
@@ -33,73 +45,8 @@ from modelclient.base import ChatMessage, Model
 
 log = logging.getLogger("steward.agents")
 
-FINISH = "finish"
 StepCallback = Callable[[Step], None]
-
-
-def action_schema(tools: list[Tool], *, max_chars: int | None = None) -> dict[str, Any]:
-    """JSON Schema of one action: one variant per tool (its name as a constant and its own
-    argument schema) plus ``finish``. Under constrained decoding the model can only name a tool
-    of this app, with arguments of the right shape; string lengths are capped so a weak model
-    cannot ramble until the token limit."""
-    thought = {"type": "string", "maxLength": 60}
-    variants: list[dict[str, Any]] = [
-        {
-            "type": "object",
-            "properties": {
-                "thought": thought,
-                "tool": {"const": t.name},
-                "arguments": (
-                    bounded(t.parameters or {"type": "object"}, max_chars)
-                    if max_chars is not None
-                    else t.parameters or {"type": "object"}
-                ),
-            },
-            "required": ["thought", "tool", "arguments"],
-            "additionalProperties": False,
-        }
-        for t in tools
-    ]
-    variants.append(
-        {
-            "type": "object",
-            "properties": {
-                "thought": thought,
-                "tool": {"const": FINISH},
-                "result": {"type": "string", "maxLength": 400},
-            },
-            "required": ["thought", "tool", "result"],
-            "additionalProperties": False,
-        }
-    )
-    return {"anyOf": variants}
-
-
-MAX_ITEMS = 20
-
-
-def bounded(schema: Any, max_chars: int = 160) -> Any:
-    """A copy of a tool's argument schema with every string and array given a length cap, so
-    constrained decoding cannot run to the token limit inside one value. Values that fit the
-    caps validate exactly as before."""
-    if isinstance(schema, list):
-        return [bounded(item, max_chars) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {key: bounded(value, max_chars) for key, value in schema.items()}
-    declared = out.get("type")  # may also be a property that happens to be named "type"
-    kinds = (
-        {declared}
-        if isinstance(declared, str)
-        else set(declared)
-        if isinstance(declared, list) and all(isinstance(k, str) for k in declared)
-        else set()
-    )
-    if "string" in kinds and "maxLength" not in out and "enum" not in out:
-        out["maxLength"] = max_chars
-    if "array" in kinds and "maxItems" not in out:
-        out["maxItems"] = MAX_ITEMS
-    return out
+__all__ = ["FINISH", "MAX_ITEMS", "StaffAgent", "StepCallback", "action_schema", "bounded"]
 
 
 class StaffAgent:
@@ -115,9 +62,14 @@ class StaffAgent:
         budget: Budget | None = None,
         on_step: StepCallback | None = None,
         effects: SubtaskEffects | None = None,
+        approval: ApprovalSettings | None = None,
     ) -> None:
         """``effects`` journals every call and keeps failed work's effects from happening
-        twice (see ``agents.effects``); without it calls are not journaled."""
+        twice (see ``agents.effects``); without it calls are not journaled. ``approval`` says
+        which calls need a person's approval (default: none); asking or denying needs
+        ``effects``, where proposals and decisions are kept."""
+        if approval is not None and approval.policy != "auto" and effects is None:
+            raise ValueError("approval policies other than 'auto' need effects (the journal)")
         self.specialist = specialist
         self.app = app
         self.model = model
@@ -125,6 +77,7 @@ class StaffAgent:
         self.budget = budget or Budget()
         self.on_step = on_step
         self.effects = effects
+        self.approval = approval
         self.tools = {t.name: t for t in app.tools}
         self.schema = action_schema(
             list(self.tools.values()), max_chars=self.settings.max_arg_chars
@@ -174,10 +127,49 @@ class StaffAgent:
             self.settings.observation_chars,
             earlier=earlier,
         )
+        return await self._steps(attempt, task)
+
+    async def resume(
+        self, attempt: Attempt, instruction: str, *, tips: str = "", expertise: str = ""
+    ) -> Attempt:
+        """Go on with ``attempt``, which stopped at a call waiting for approval (its last step,
+        marked ``pending``): the call runs if approved (with the approved arguments), the
+        agent is told ``denied by the user: REASON`` if denied, and the attempt continues
+        with the steps it has left. Still undecided: :class:`ApprovalPending` again, and no
+        model call. Needs ``effects`` (the journal holds the decision)."""
+        if self.effects is None:
+            raise ValueError("resuming an attempt needs effects (the journal)")
+        self.effects.resume(attempt.number)
+        earlier = [e for e in self.effects.earlier() if e.attempt < attempt.number]
+        self.current = attempt
+        attempt.status = "finished"
+        attempt.ended_at = 0.0
+        task = prompts.staff_task(
+            instruction,
+            attempt.inputs,
+            tips,
+            expertise,
+            self.settings.observation_chars,
+            earlier=earlier,
+        )
+        waiting = attempt.steps.pop()
         try:
-            for _ in range(self.settings.max_steps):
-                done = await self.step(attempt, task)
-                if done:
+            step = await self._decided(waiting)
+        except ApprovalPending:
+            attempt.steps.append(waiting)
+            attempt.status = "waiting"
+            attempt.ended_at = time.time()
+            raise
+        attempt.steps.append(step)
+        self._notify(step)
+        return await self._steps(attempt, task, done=len(attempt.steps))
+
+    async def _steps(self, attempt: Attempt, task: str, done: int = 0) -> Attempt:
+        """Steps until ``finish``, the step cap (``done`` steps already taken), a loop or
+        invalid output."""
+        try:
+            for _ in range(self.settings.max_steps - done):
+                if await self.step(attempt, task):
                     break
             else:
                 attempt.status = "step_cap"
@@ -216,7 +208,14 @@ class StaffAgent:
                 attempt.result = "stopped: the same action was repeated"
                 return True
             return False
-        step = await self.aexecute(action)
+        try:
+            step = await self.aexecute(action)
+        except ApprovalPending as wait:  # stop here; ``resume`` goes on from this step
+            waiting = Step(action=action, action_id=wait.entry.id, approval="pending")
+            attempt.steps.append(waiting)
+            attempt.status = "waiting"
+            self._notify(waiting)
+            raise
         step.repeated = repeats > 0
         attempt.steps.append(step)
         self._notify(step)
@@ -279,16 +278,23 @@ class StaffAgent:
         """:meth:`execute` for an app with an ``acall(tool, args)`` coroutine (an MCP server):
         the call is awaited, so a slow one does not hold up the run's other subtasks. Other
         apps go through :meth:`execute`."""
-        acall = getattr(self.app, "acall", None)
-        if acall is None:
+        if getattr(self.app, "acall", None) is None:
             return self.execute(action)
         ready = self._begin(action)
         if isinstance(ready, Step):
             return ready
-        tool, entry = ready
+        return await self._call(action, *ready)
+
+    async def _call(self, action: Action, tool: Tool, entry: JournalEntry | None) -> Step:
+        """Call the app (awaiting its ``acall`` if it has one) and journal what it answered."""
+        acall = getattr(self.app, "acall", None)
         start = time.perf_counter()
         try:
-            step = Step(action=action, observation=await acall(tool.name, action.arguments))
+            if acall is not None:
+                observation = await acall(tool.name, action.arguments)
+            else:
+                observation = self.app.call(tool.name, action.arguments)
+            step = Step(action=action, observation=observation)
         except Exception as exc:
             step = self._failed(action, tool, exc)
         return self._end(step, entry, start)
@@ -312,7 +318,40 @@ class StaffAgent:
         earlier = effects.claim(tool, action.arguments)
         if earlier is not None:  # failed work already did exactly this: not again
             return Step(action=action, observation=earlier.observation, reused=earlier.id)
+        approval = self.approval
+        if (
+            approval is not None
+            and approval.policy != "auto"
+            and approval.covers(self.specialist.token, self.specialist.name, tool)
+        ):
+            entry = effects.gate(tool, action.arguments, deny=approval.policy == "deny")
+            if entry.status == "proposed":
+                raise ApprovalPending(entry)
+            return _denied(action, entry)
         return tool, effects.intent(tool, action.arguments)
+
+    async def _decided(self, waiting: Step) -> Step:
+        """The step of a call that waited for approval, now that it is decided (see
+        :meth:`resume`)."""
+        assert self.effects is not None and waiting.action_id is not None
+        entry = self.effects.journal.entries[waiting.action_id]
+        approval = entry.approval
+        policy = self.approval.policy if self.approval is not None else "auto"
+        if entry.status == "proposed" and policy != "ask":  # the policy changed since
+            entry = self.effects.decide_by_policy(entry, approve=policy == "auto")
+        if entry.status == "proposed":
+            raise ApprovalPending(entry)
+        if entry.status == "denied":
+            return _denied(waiting.action, entry)
+        edited = approval is not None and entry.arguments != approval.proposed
+        action = waiting.action.model_copy(update={"arguments": dict(entry.arguments)})
+        mark: ApprovalMark = "edited" if edited else "approved"
+        if entry.status == "done":  # it ran before a crash, and its result is kept
+            return Step(action=action, observation=entry.observation, error=entry.error,
+                        action_id=entry.id, approval=mark)  # fmt: skip
+        step = await self._call(action, self.tools[entry.tool], self.effects.run_approved(entry))
+        step.approval = mark
+        return step
 
     def _failed(self, action: Action, tool: Tool, exc: Exception) -> Step:
         if isinstance(exc, ToolError):
@@ -331,21 +370,17 @@ class StaffAgent:
 
     def _validate(self, tool: Tool, arguments: dict[str, Any]) -> str:
         if tool.name not in self._validators:
-            try:
-                self._validators[tool.name] = Draft202012Validator(tool.parameters)
-            except SchemaError:
-                self._validators[tool.name] = None
-        validator = self._validators[tool.name]
-        if validator is None:
-            return ""
-        errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.path))
-        return "; ".join(
-            f"{'/'.join(map(str, e.path)) or 'arguments'}: {e.message}" for e in errors[:3]
-        )
+            self._validators[tool.name] = validator_for(tool)
+        return argument_problems(self._validators[tool.name], arguments)
 
     def _notify(self, step: Step) -> None:
         if self.on_step is not None:
             self.on_step(step)
+
+
+def _denied(action: Action, entry: JournalEntry) -> Step:
+    """The step of a call that was denied: not run; the agent is told why."""
+    return Step(action=action, error=denial(entry), action_id=entry.id, approval="denied")
 
 
 def _refusal(repeats: int) -> str:

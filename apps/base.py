@@ -25,6 +25,10 @@ class Tool(BaseModel):
     """The tool may destroy or overwrite what is there (MCP's ``destructiveHint``), beyond
     adding to it: a candidate for asking a person before it runs. An MCP tool that is not
     read-only and says nothing is destructive, as the MCP specification assumes."""
+    sensitive: bool = False
+    """A person should approve a call before it runs (it sends, posts, pays, books or deletes
+    on the user's behalf). Under the run's approval policy ``ask`` the run stops before such a
+    call until someone decides (``orchestrator.approval``); ``destructive`` tools count too."""
 
 
 @runtime_checkable

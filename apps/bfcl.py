@@ -83,7 +83,9 @@ def _spec(name: str) -> _Spec:
     cls = getattr(module, info.class_name)
     doc_path = files("bfcl_eval").joinpath("data", "multi_turn_func_doc", info.func_doc)
     tools = tuple(
-        _widen(t, info.widen_types.get(t.name, {}))
+        _widen(t, info.widen_types.get(t.name, {})).model_copy(
+            update={"sensitive": t.name in info.sensitive}
+        )
         for t in bfcl_tools(read_func_doc(str(doc_path)))
     )
     mutable: dict[str, dict[str, Any]] = {}

@@ -31,6 +31,9 @@ class BfclAppInfo(BaseModel):
     """Short practical tips for an agent driving the app, one per item."""
     stateless: bool = False
     """True when the app keeps no state (math)."""
+    sensitive: tuple[str, ...] = ()
+    """Tools a person would want to approve before they run: they send, post, pay, book,
+    cancel or delete on the user's behalf (``apps.Tool.sensitive``)."""
     widen_types: dict[str, dict[str, list[str]]] = {}
     """tool -> argument -> JSON types accepted beyond the documented one, where BFCL's own
     tasks and ground truth use another type than its docs say."""
@@ -47,6 +50,7 @@ _APPS = [
         class_name="GorillaFileSystem",
         module="gorilla_file_system",
         func_doc="gorilla_file_system.json",
+        sensitive=("rm", "rmdir"),
         description=(
             "A small in-memory Unix-like file system with one current working directory. "
             "It navigates directories (pwd, ls, cd, find), creates files and directories "
@@ -92,6 +96,7 @@ _APPS = [
         class_name="MessageAPI",
         module="message_api",
         func_doc="message_api.json",
+        sensitive=("send_message", "delete_message"),
         description=(
             "A workspace messenger. Users have names and ids like 'USR001'; a logged-in user "
             "sends messages to other users by id, lists what was sent, searches messages, "
@@ -112,6 +117,7 @@ _APPS = [
         class_name="TwitterAPI",
         module="posting_api",
         func_doc="posting_api.json",
+        sensitive=("post_tweet", "comment", "retweet"),
         description=(
             "A Twitter-like social network for one account: post tweets with tags and "
             "mentions, retweet, comment, mention users in a tweet, follow and unfollow users, "
@@ -156,6 +162,7 @@ _APPS = [
         class_name="TradingBot",
         module="trading_bot",
         func_doc="trading_bot.json",
+        sensitive=("place_order", "cancel_order", "fund_account", "withdraw_funds"),
         description=(
             "A stock trading account: look up symbols, prices and sectors, keep a watchlist, "
             "place and cancel buy/sell orders, fund the account or withdraw money, and review "
@@ -177,6 +184,7 @@ _APPS = [
         class_name="TravelAPI",
         module="travel_booking",
         func_doc="travel_booking.json",
+        sensitive=("book_flight", "cancel_booking", "purchase_insurance"),
         description=(
             "A corporate travel system: authenticate, look up airports and flight prices, "
             "book and cancel flights with a registered credit card, buy travel insurance, "

@@ -18,8 +18,8 @@ model, so arguments are validated and coerced the same way) and its description 
 docstring: the first paragraph describes the tool, an ``Args:`` section (Google style) or
 ``:param name:`` lines describe the parameters.
 
-Decorate a method with ``tool_hints(read_only=..., idempotent=...)`` to say how it behaves
-as a tool, and pass ``restorable=True`` when the object keeps all its effects in its
+Decorate a method with ``tool_hints(read_only=..., idempotent=..., sensitive=...)`` to say
+how it behaves as a tool, and pass ``restorable=True`` when the object keeps all its effects in its
 attributes (nothing leaves the process).
 
 Limits: only synchronous methods are tools; ``*args``/``**kwargs`` are not exposed.
@@ -151,7 +151,7 @@ def _build_method(obj: Any, name: str, func: Callable[..., Any]) -> _Method:
 
 
 def tool_hints(
-    *, read_only: bool = False, idempotent: bool = False
+    *, read_only: bool = False, idempotent: bool = False, sensitive: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare how a method behaves as a tool (see ``apps.Tool``)::
 
@@ -161,10 +161,16 @@ def tool_hints(
 
         @tool_hints(idempotent=True)
         def mark_read(self, message_id: str) -> None: ...
+
+        @tool_hints(sensitive=True)  # a person approves each call first
+        def send(self, to: str, body: str) -> None: ...
     """
 
     def mark(func: Callable[..., Any]) -> Callable[..., Any]:
-        setattr(func, _HINTS, {"read_only": read_only, "idempotent": idempotent or read_only})
+        hints = {"read_only": read_only, "idempotent": idempotent or read_only}
+        if sensitive:
+            hints["sensitive"] = True
+        setattr(func, _HINTS, hints)
         return func
 
     return mark

@@ -12,7 +12,7 @@ import click
 from agents.budget import BudgetLimits
 from agents.experience import Experience, NoExperience
 from agents.registry import AppFactory, Registry, default_registry, mcp_specialist
-from agents.settings import AgentSettings
+from agents.settings import AgentSettings, ApprovalSettings
 from apps.base import App
 from apps.scenario import Scenario, demo_scenario, load_scenario
 from apps.world import World
@@ -303,10 +303,13 @@ def make_orchestrator(
     store: RunStore | None = None,
     extra: dict[str, Any] | None = None,
     memory_retrieval: Retrieval | None = None,
+    approval: ApprovalSettings | None = None,
 ) -> Orchestrator:
     """An orchestrator on the scenario's world. ``experience=None`` is the memory store (what
     a script or replay model teaches is marked ``scripted``: it is offered to no prompt).
-    The MCP servers the scenario names are started here and stopped by its ``aclose``."""
+    The MCP servers the scenario names are started here and stopped by its ``aclose``.
+    ``approval``: which calls need approval and the policy (``None``: the default rules,
+    policy ``deny``), kept in the run's settings for ``steward resume`` and ``steward approve``."""
     registry, scenario, servers = start_mcp_servers(
         registry or default_registry(), scenario, models.config
     )
@@ -332,6 +335,7 @@ def make_orchestrator(
             "memory": experience is not None and not isinstance(experience, NoExperience),
             **(extra or {}),
             **({"mcp": servers.describe()} if servers is not None else {}),
+            "approval": (approval or ApprovalSettings()).model_dump(),
         }
         return Orchestrator(
             registry=registry,
@@ -344,6 +348,7 @@ def make_orchestrator(
             on_event=on_event,
             run_settings=run_settings,
             resources=[models.source, *([servers] if servers is not None else [])],
+            approval=approval,
         )
     except BaseException:
         if servers is not None:

@@ -156,20 +156,45 @@ def _adapter_text(row: dict[str, Any] | None) -> str:
 
 @click.command()
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--waiting", is_flag=True, help="Only runs that wait for a person.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def runs(limit: int, as_json: bool) -> None:
-    """List past runs, newest first."""
+def runs(limit: int, waiting: bool, as_json: bool) -> None:
+    """List past runs, newest first; a run waiting for approvals names the actions it waits
+    for (`steward approve RUN_ID` continues it)."""
     from memory.runs import RunStore
 
-    rows = RunStore().list_runs(limit)
+    store = RunStore()
+    rows = store.list_runs(limit if not waiting else max(limit, 1000))
+    if waiting:
+        rows = [r for r in rows if r["status"] == "waiting"][:limit]
+    for r in rows:
+        if r["status"] == "waiting":
+            r["pending_approvals"] = _pending(store, r["run_id"])
     if as_json:
         echo_json({"runs": rows})
         return
     if not rows:
-        click.echo('no runs yet; try: steward run "..."')
+        click.echo("no waiting runs" if waiting else 'no runs yet; try: steward run "..."')
     for r in rows:
         when = dt.datetime.fromtimestamp(r["created_at"]).strftime("%Y-%m-%d %H:%M")
         click.echo(f"{r['run_id']}  {when}  {r['status']:<15} {r['instruction'][:60]}")
+        pending = r.get("pending_approvals")
+        if pending:
+            calls = ", ".join(f"{p['app']}.{p['tool']} ({p['id']})" for p in pending)
+            click.echo(f"    waits for approval: {calls}; steward approve {r['run_id']}")
+
+
+def _pending(store: Any, run_id: str) -> list[dict[str, Any]]:
+    """The actions a run waits to have approved (from its action journal)."""
+    from memory.journal import ActionJournal
+
+    journal = ActionJournal(store, run_id).load()
+    return [
+        {"id": e.id, "subtask_id": e.subtask_id, "app": e.app, "tool": e.tool,
+         "arguments": e.arguments}
+        for e in journal.entries.values()
+        if e.awaits_decision
+    ]  # fmt: skip
 
 
 @click.command()
@@ -182,8 +207,10 @@ def runs(limit: int, as_json: bool) -> None:
 def show(run_id: str, as_json: bool, mermaid: bool, diff: bool) -> None:
     """Show one run (a unique prefix of its id is enough).
 
-    `--json` is the whole record, with `apps`: each app's state `before` and `after` the run.
-    `--diff` lists what changed in each app: items added, removed and changed.
+    `--json` is the whole record, with `apps`: each app's state `before` and `after` the run,
+    and `approvals`: each action that needed approval, as proposed and as approved, the
+    decision, the reason and the time. `--diff` lists what changed in each app: items added,
+    removed and changed.
 
     \b
     Examples:

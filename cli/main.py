@@ -19,6 +19,7 @@ import click
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("cli.run_cmd:run", "Carry out an instruction across the apps of a scenario."),
     "resume": ("cli.run_cmd:resume", "Continue a killed or waiting run from its checkpoint."),
+    "approve": ("cli.approve_cmd:approve", "Approve or deny what a waiting run waits for."),
     "replay": ("cli.replay_cmd:replay", "Run a recorded run again on its recorded answers."),
     "runs": ("cli.inspect_cmd:runs", "List past runs, newest first."),
     "show": ("cli.inspect_cmd:show", "Show one run: plan, subtasks, answer, usage, changes."),

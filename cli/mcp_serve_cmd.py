@@ -54,6 +54,10 @@ class ServeOptions:
     """Retrieve and write experience."""
     max_steps: int = 6
     """Actions per staff attempt."""
+    approve: str = "deny"
+    """The approval policy of its runs: ``deny`` (no one at the server can answer: sensitive
+    calls are refused and the agent is told), ``auto``, or ``ask`` (the run stops, status
+    ``waiting``, until someone runs ``steward approve RUN_ID``)."""
 
 
 def build_server(options: ServeOptions) -> "MCPServer":
@@ -150,6 +154,7 @@ def make_run(
     from agents.experience import NoExperience
     from agents.registry import default_registry
     from agents.settings import AgentSettings
+    from cli.approval_rules import approval_settings
     from cli.build import EMBEDDED_ARG_CHARS, check_instruction, make_orchestrator, run_models
 
     registry = default_registry()
@@ -165,6 +170,7 @@ def make_run(
         registry=registry, scenario=world, models=models, settings=settings,
         limits=BudgetLimits(), experience=None if options.memory else NoExperience(),
         on_event=on_event, extra={"via": "mcp-serve"},
+        approval=approval_settings(options.config, options.approve),
     )  # fmt: skip
     return orchestrator, text
 
@@ -238,6 +244,14 @@ def _saved(run_id: str) -> dict[str, Any]:
 @click.option("--no-autostart", is_flag=True, help="Do not start the embedded server.")
 @click.option("--no-memory", is_flag=True, help="Neither retrieve nor write experience.")
 @click.option("--max-steps", type=click.IntRange(1, 100), default=6, show_default=True)
+@click.option(
+    "--approve",
+    type=click.Choice(["ask", "auto", "deny"]),
+    default="deny",
+    show_default=True,
+    help="Sensitive calls of the runs: deny (refused, the agent is told), auto (run), or ask "
+    "(the run waits, status waiting, for `steward approve RUN_ID`).",
+)
 def mcp_serve(
     transport: str,
     host: str,
@@ -249,6 +263,7 @@ def mcp_serve(
     no_autostart: bool,
     no_memory: bool,
     max_steps: int,
+    approve: str,
 ) -> None:
     """Serve Steward over MCP: tools `run` (instruction, optional scenario; progress as MCP
     progress notifications), `agents` and `show`.
@@ -265,7 +280,8 @@ def mcp_serve(
 
     quiet_sdk_logs()
     options = ServeOptions(config=config, base_url=base_url, model=model,
-                           autostart=not no_autostart, memory=not no_memory, max_steps=max_steps)  # fmt: skip
+                           autostart=not no_autostart, memory=not no_memory, max_steps=max_steps,
+                           approve=approve)  # fmt: skip
     if config is not None and not Path(config).is_file():
         raise click.BadParameter(f"config file {config} not found", param_hint="--config")
     server = build_server(options)

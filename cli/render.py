@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ import click
 from agents.plan import SchedulingGraph
 
 if TYPE_CHECKING:  # orchestrator/ imports langgraph: not at start-up
-    from agents.records import RunRecord
+    from agents.records import ApprovalRecord, RunRecord
     from orchestrator.events import Event
 
 
@@ -47,6 +48,12 @@ class Progress:
                 return f"{sid}   -> {tool} refused, not run: it repeats the previous call again"
             if d.get("reused"):
                 return f"{sid}   -> {tool} not run again: already done as {d['reused']}"
+            if d.get("approval") == "pending":
+                return f"{sid}   -> {tool} waits for approval ({d.get('action_id')})"
+            if d.get("approval") == "denied":
+                return f"{sid}   -> {tool} not run: {_short(str(d.get('error')), 90)}"
+            if d.get("approval") in ("approved", "edited"):
+                tool = f"{tool} ({d['approval']} by you)"
             flag = " ERROR: " + str(d["error"])[:80] if d.get("error") else ""
             return f"{sid}   -> {tool}{flag}{' (repeated)' if d.get('repeated') else ''}"
         if event.kind == "verdict":
@@ -107,6 +114,14 @@ def run_summary(record: RunRecord, *, mermaid: bool = False) -> str:
     memory = memory_line(record.retrieved)
     if memory:
         lines.append(memory)
+    if record.approvals:
+        lines.append("approvals:")
+        lines += [f"    {approval_line(a)}" for a in record.approvals]
+        if any(a.decision == "pending" for a in record.approvals):
+            lines.append(
+                f"    continue with `steward approve {record.run_id}` (or --deny REASON, "
+                "--set ARG=VALUE)"
+            )
     for note in record.notes:
         lines.append(f"note: {note}")
     if record.error:
@@ -118,6 +133,37 @@ def run_summary(record: RunRecord, *, mermaid: bool = False) -> str:
         f"{u.calls} model calls; wall time {record.wall_s:.1f} s"
     )
     return "\n".join(lines)
+
+
+def approval_line(a: ApprovalRecord) -> str:
+    """One approval of a run record, as ``steward show`` lists it."""
+    call = f"{a.id} {a.app}.{a.tool}({_args(a.proposed)})"
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(a.decided_at)) if a.decided_at else ""
+    if a.decision == "pending":
+        return f"{call}: waiting for approval"
+    if a.decision == "withdrawn":
+        return f"{call}: withdrawn (its attempt was interrupted before anyone decided)"
+    who = "you" if a.by == "user" else "the policy"
+    line = f"{call}: {a.decision} by {who} at {when}"
+    if a.approved is not None and a.approved != a.proposed:
+        line += f", edited to ({_args(a.approved)})"
+    if a.reason:
+        line += f": {_short(a.reason, 80)}"
+    return line + ("" if a.status in ("done", "denied") else f" [{a.status}]")
+
+
+def approval_text(a: ApprovalRecord) -> str:
+    """A call waiting for approval, as a person is shown it before deciding."""
+    lines = [
+        f"approval needed [{a.id}]: {a.app}.{a.tool}",
+        f"    for subtask {a.subtask_id}: {a.instruction}",
+    ]
+    lines += [f"    {k} = {json.dumps(v, default=str)[:300]}" for k, v in a.proposed.items()]
+    return "\n".join(lines)
+
+
+def _args(arguments: dict[str, Any]) -> str:
+    return _short(", ".join(f"{k}={v!r}" for k, v in arguments.items()), 120)
 
 
 def memory_line(retrieved: dict[str, Any]) -> str:

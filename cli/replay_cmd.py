@@ -7,6 +7,9 @@ The replay starts every app from the state recorded before the run (run store sn
 answers of a recorded call (``modelclient.replay``: matched by role, purpose and prompt, since
 parallel subtasks ask in no fixed order). No server is contacted. Memory is neither searched
 nor written: the prompts get the entries the recorded run was given, as memory holds them now.
+Calls that need approval are treated as the recorded run's policy said when it was ``auto``
+or ``deny``; a run that asked a person is replayed under ``deny`` (no one is asked during a
+replay), so a replay of a run whose person approved a call reports the difference.
 
 A replay is a run of its own, with its own run id and record (``steward show`` it; its settings
 name ``replay_of``), so that a difference can be looked at in full; the recorded run is left as
@@ -25,7 +28,7 @@ from cli.inspect_cmd import echo_json, load_record
 if TYPE_CHECKING:
     from agents.budget import BudgetLimits
     from agents.records import RunRecord
-    from agents.settings import AgentSettings
+    from agents.settings import AgentSettings, ApprovalSettings
     from apps.scenario import Scenario
     from apps.world import World
     from core.usage import CallRecord
@@ -83,6 +86,7 @@ def replay(run_id: str, as_json: bool, allow_side_effects: bool, quiet: bool) ->
         on_event=Progress(enabled=not quiet),
         store=store,
         extra={"replay_of": recorded.run_id},
+        approval=replay_rules(recorded.settings),
     )
     _restore(orchestrator.world, initial, allow_side_effects=allow_side_effects)
     error: str | None = None
@@ -102,6 +106,19 @@ def replay(run_id: str, as_json: bool, allow_side_effects: bool, quiet: bool) ->
         click.echo(render_report(report))
     if not report.identical:
         raise SystemExit(1)
+
+
+def replay_rules(settings: dict[str, Any]) -> ApprovalSettings:
+    """The recorded run's approval rules (``settings``: its settings) for its replay: ``ask``
+    becomes ``deny`` (a replay asks no one); a run recorded before approvals existed ran every
+    call (``auto``)."""
+    from agents.settings import ApprovalSettings
+    from cli.approval_rules import approval_of
+
+    if "approval" not in settings:
+        return ApprovalSettings(policy="auto")
+    rules = approval_of(settings, None)
+    return rules.model_copy(update={"policy": "deny"}) if rules.policy == "ask" else rules
 
 
 def recorded_calls(record: RunRecord) -> list[tuple[str, CallRecord]]:

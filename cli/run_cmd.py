@@ -1,19 +1,15 @@
-"""``steward run`` and ``steward resume``."""
+"""``steward run`` and ``steward resume`` (``steward approve``: ``cli.approve_cmd``)."""
 
 from __future__ import annotations
-
-import asyncio
-import contextlib
-from collections.abc import Coroutine
-from typing import Any
 
 import click
 
 from agents.budget import BudgetLimits
 from agents.experience import Experience, NoExperience
 from agents.registry import default_registry
-from agents.settings import AgentSettings
-from apps.scenario import Scenario
+from agents.settings import AgentSettings, ApprovalPolicy
+from cli.approval_prompt import can_ask, execute, finish
+from cli.approval_rules import APPROVE_HELP, POLICIES, approval_settings
 from cli.build import (
     EMBEDDED_ARG_CHARS,
     check_instruction,
@@ -21,13 +17,12 @@ from cli.build import (
     pick_scenario,
     run_models,
 )
-from cli.inspect_cmd import echo_json, load_record
-from cli.render import Progress, run_json, run_summary
+from cli.inspect_cmd import load_record
+from cli.render import Progress
 from cli.retrieval import retrieval_option
-from core.errors import StewardError, UserError
+from cli.stored_run import stored_orchestrator
 from memory.embedding import Retrieval
 from memory.runs import RunStore
-from modelclient.script import script_path
 from orchestrator.interrupted import Decision
 
 MODEL_HELP = (
@@ -106,6 +101,7 @@ def _experience(enabled: bool) -> Experience | None:
 @click.option(
     "--deadline", type=click.FloatRange(0, min_open=True), help="Stop after this many seconds."
 )
+@click.option("--approve", "policy", type=POLICIES, help=APPROVE_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 def run(
     instruction: str | None,
@@ -125,6 +121,7 @@ def run(
     token_budget: int | None,
     call_budget: int | None,
     deadline: float | None,
+    policy: ApprovalPolicy | None,
     quiet: bool,
 ) -> None:
     """Carry out INSTRUCTION across the apps of a scenario (default: the scenario's own
@@ -133,7 +130,8 @@ def run(
     The steward plans a scheduling graph of app subtasks, staff agents carry them out (in
     parallel where they do not need each other), the steward checks each result, retries with
     tips or re-plans, and writes the answer. A run record is kept: `steward show RUN_ID`;
-    `steward replay RUN_ID` runs it again on its recorded answers.
+    `steward replay RUN_ID` runs it again on its recorded answers. Sensitive actions wait
+    for your approval (--approve; exit code 4 and `steward approve RUN_ID` off a terminal).
 
     \b
     Examples:
@@ -156,6 +154,7 @@ def run(
     registry = default_registry()
     scenario = pick_scenario(scenario_path, registry)
     text = check_instruction(instruction if instruction is not None else scenario.instruction or "")
+    approval = approval_settings(config, policy)
     models = run_models(
         registry,
         config=config,
@@ -181,31 +180,15 @@ def run(
         experience=_experience(not no_memory),
         on_event=Progress(enabled=not quiet),
         memory_retrieval=memory_retrieval,
+        approval=approval,
     )
-    _execute(orchestrator.run_and_close(text), as_json=as_json, mermaid=mermaid)
-
-
-def _execute(work: Coroutine[Any, Any, Any], *, as_json: bool, mermaid: bool) -> None:
-    """Run ``work`` and show its record; with ``--json`` the record of a run that stopped on
-    an error is printed too (with its ``status`` and ``error``) before the error's exit."""
-    try:
-        record = asyncio.run(work)
-    except StewardError as exc:
-        run_id = getattr(exc, "run_id", None)
-        if as_json and run_id:
-            with contextlib.suppress(StewardError):  # no record: the error says why
-                echo_json(run_json(load_record(RunStore().load_run(run_id))))
-        raise
-    _finish(record, as_json=as_json, mermaid=mermaid)
-
-
-def _finish(record: Any, *, as_json: bool, mermaid: bool) -> None:
-    if as_json:
-        echo_json(run_json(record))
-    else:
-        click.echo(run_summary(record, mermaid=mermaid))
-    if record.status != "succeeded":
-        raise SystemExit(1)
+    execute(
+        orchestrator,
+        lambda: orchestrator.run(text),
+        as_json=as_json,
+        mermaid=mermaid,
+        ask=approval.policy == "ask" and can_ask(as_json),
+    )
 
 
 @click.command()
@@ -233,6 +216,9 @@ def _finish(record: Any, *, as_json: bool, mermaid: bool) -> None:
     multiple=True,
     help="A call the killed run may have made did not happen: it may be made again.",
 )
+@click.option(
+    "--approve", "policy", type=POLICIES, help="The approval policy for the rest of the run."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 def resume(
     run_id: str,
@@ -243,6 +229,7 @@ def resume(
     no_autostart: bool,
     done_ids: tuple[str, ...],
     not_done_ids: tuple[str, ...],
+    policy: ApprovalPolicy | None,
     quiet: bool,
 ) -> None:
     """Continue RUN_ID (e.g. after it was killed) from its last checkpoint.
@@ -251,7 +238,8 @@ def resume(
     them. Every tool call is journaled before it runs, so nothing is done twice: a call the
     crash interrupted is re-run only if its tool is idempotent; otherwise the run waits
     (status `waiting`, exit code 4) until you check the app and say what happened with
-    --done or --not-done.
+    --done or --not-done. A run waiting for approvals goes on where it stopped (on a
+    terminal you are asked; else `steward approve RUN_ID`).
 
     \b
     Examples:
@@ -267,39 +255,17 @@ def resume(
     saved = store.load_run(run_id)
     if saved.get("status") in ("succeeded", "failed"):
         click.echo(f"run {saved['run_id']} already ended ({saved['status']}).", err=True)
-        _finish(load_record(saved), as_json=as_json, mermaid=False)
+        finish(load_record(saved), as_json=as_json, mermaid=False)
         return
-    settings_saved = saved.get("settings") or {}
-    registry = default_registry()
-    scenario = Scenario.model_validate(settings_saved.get("scenario") or {"apps": {}})
-    saved_model = settings_saved.get("model")
-    if model is None and script_path(saved_model) is not None:
-        raise UserError(
-            f"run {saved['run_id']} played {saved_model}; give the answers for the rest of it: "
-            f"steward resume {saved['run_id']} --model script:FILE"
-        )
-    models = run_models(
-        registry,
-        config=config,
-        base_url=base_url or (None if script_path(model) else settings_saved.get("base_url")),
-        model=model or saved_model,
-        autostart=not no_autostart,
-        quiet=quiet,
-    )
-    orchestrator = make_orchestrator(
-        registry=registry,
-        scenario=scenario,
-        models=models,
-        settings=AgentSettings.model_validate(settings_saved.get("agent_settings") or {}),
-        limits=BudgetLimits.model_validate(settings_saved.get("limits") or {}),
-        experience=_experience(bool(settings_saved.get("memory", True))),
-        on_event=Progress(enabled=not quiet),
-        store=store,
-    )
-    _execute(
-        orchestrator.resume_and_close(saved["run_id"], decisions=decisions),
+    orchestrator = stored_orchestrator(
+        saved, store, base_url=base_url, model=model, config=config,
+        autostart=not no_autostart, quiet=quiet, approve=policy,
+    )  # fmt: skip
+    execute(
+        orchestrator,
+        lambda: orchestrator.resume(saved["run_id"], decisions=decisions),
         as_json=as_json,
-        mermaid=False,
+        ask=orchestrator.approval.policy == "ask" and can_ask(as_json),
     )
 
 

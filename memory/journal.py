@@ -8,6 +8,13 @@ for a call that was not run because an identical call of failed work had already
 ``outcome`` says how the attempt that made the call ended. An ``intent`` still without a
 result after a crash is the one case nobody can answer from the journal alone: did it happen?
 
+A call that needs a person's approval (``apps.Tool.sensitive``) is journaled first as
+``proposed``, with its ``approval`` (the arguments as proposed, and later the decision). A
+person's decision turns it into ``approved`` (not run yet) or ``denied`` (never run); an
+approved call then goes ``intent`` -> ``done`` like any other, under the same id, so a resume
+can tell a proposal waiting for a decision, an approved call not yet made, and a call under way
+apart. Rows written before approvals existed have no ``approval`` and read as before.
+
 Rows live in the run store's file (table ``actions``), one transaction per write, so a killed
 process loses at most the call it was making, and that call is still an ``intent``.
 """
@@ -22,8 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from memory.runs import RunStore
 
-ActionStatus = Literal["intent", "done", "undone", "reused"]
+ActionStatus = Literal["intent", "done", "undone", "reused", "proposed", "approved", "denied"]
 Outcome = Literal["", "succeeded", "failed", "interrupted"]
+Verdict = Literal["", "approved", "denied"]
 
 _COLUMNS = (
     "subtask_id",
@@ -42,7 +50,27 @@ _COLUMNS = (
     "note",
     "started_at",
     "ended_at",
+    "approval",
 )
+
+
+class Approval(BaseModel):
+    """A person's (or the policy's) say on a call that needed approval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    proposed: dict[str, Any] = Field(default_factory=dict)
+    """The arguments as the agent proposed them (the entry's ``arguments`` are the ones that
+    run: the same, or as a person edited them)."""
+    decision: Verdict = ""
+    """Empty while it waits."""
+    reason: str = ""
+    """Why it was denied (or a note on the approval)."""
+    by: str = ""
+    """Who decided: ``user`` (a person) or ``policy`` (the run's ``--approve`` policy, or an
+    identical call denied before)."""
+    proposed_at: float = 0.0
+    decided_at: float = 0.0
 
 
 class JournalEntry(BaseModel):
@@ -74,6 +102,8 @@ class JournalEntry(BaseModel):
     """Why the status changed (e.g. who decided that an unknown call happened)."""
     started_at: float = 0.0
     ended_at: float = 0.0
+    approval: Approval | None = None
+    """Set for a call that needed approval (see the module docs)."""
 
     @property
     def in_effect(self) -> bool:
@@ -83,6 +113,11 @@ class JournalEntry(BaseModel):
     def signature(self) -> str:
         """What makes two calls the same call: the tool and its arguments."""
         return f"{self.tool} {canonical(self.arguments)}"
+
+    @property
+    def awaits_decision(self) -> bool:
+        """A proposal no one has decided on, in an attempt that has not ended."""
+        return self.status == "proposed" and self.outcome == ""
 
 
 def canonical(arguments: dict[str, Any]) -> str:
@@ -155,8 +190,11 @@ def _create(store: RunStore) -> None:
             "subtask_id TEXT, attempt INTEGER, seq INTEGER, app TEXT, tool TEXT, "
             "arguments TEXT, status TEXT, observation TEXT, error TEXT, reuses TEXT, "
             "idempotent INTEGER, read_only INTEGER, outcome TEXT, note TEXT, "
-            "started_at REAL, ended_at REAL, PRIMARY KEY (run_id, id))"
+            "started_at REAL, ended_at REAL, approval TEXT, PRIMARY KEY (run_id, id))"
         )
+        columns = {row[1] for row in store.db.execute("PRAGMA table_info(actions)").fetchall()}
+        if "approval" not in columns:  # a file from before approvals
+            store.db.execute("ALTER TABLE actions ADD COLUMN approval TEXT")
 
 
 def _to_row(run_id: str, entry: JournalEntry) -> dict[str, Any]:
@@ -166,6 +204,8 @@ def _to_row(run_id: str, entry: JournalEntry) -> dict[str, Any]:
         value = data[column]
         if column in ("arguments", "observation"):
             value = json.dumps(value, default=str)
+        elif column == "approval":
+            value = None if value is None else json.dumps(value, default=str)
         elif column in ("idempotent", "read_only"):
             value = int(value)
         row[column] = value
@@ -178,4 +218,5 @@ def _from_row(row: dict[str, Any]) -> JournalEntry:
     data["observation"] = json.loads(row["observation"]) if row["observation"] else None
     data["idempotent"] = bool(row["idempotent"])
     data["read_only"] = bool(row["read_only"])
+    data["approval"] = json.loads(row["approval"]) if row["approval"] else None
     return JournalEntry(id=row["id"], **data)

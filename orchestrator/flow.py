@@ -10,6 +10,11 @@ once, in a fixed (topological) order, and each waits only for what it ``needs``
 The order in which tasks are *started* depends only on the plan and on earlier tasks'
 results, never on timing. That matters: langgraph matches a resumed run's task calls to the
 checkpointed results by the order of the calls.
+
+A subtask that stops for a person's approval raises out of its task, so nothing is
+checkpointed for it (langgraph runs a task that failed again on resume), and so do the
+subtasks it holds back; the others run to their end. Then the run stops with
+``ApprovalNeededError`` (status ``waiting``); see ``orchestrator.approval``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agents.effects import ApprovalPending
 from agents.plan import SchedulingGraph, topological_order
+from orchestrator.approval import ApprovalNeededError, SubtaskBlocked, pending_approvals
 from orchestrator.nodes import RunNodes
 
 Step = Callable[[Any], Awaitable[dict[str, Any]]]
@@ -71,16 +78,36 @@ class RunFlow(RunNodes):
             after = None if self.settings.parallel else previous
             started[sid] = work({"subtask": subtasks[sid], "after": after})
             previous = sid
+        waiting: list[str] = []
         try:
             async with asyncio.TaskGroup() as group:
                 for sid, result in started.items():
-                    group.create_task(self._settle(sid, result))
+                    group.create_task(self._settle(sid, result, waiting))
         except BaseExceptionGroup as errors:
             raise errors.exceptions[0] from None
+        if waiting:  # the others have ended: stop, durably, until someone decides
+            pending = pending_approvals(
+                self.journal,
+                {s: str(sub.get("instruction", "")) for s, sub in subtasks.items()},
+            )
+            raise ApprovalNeededError(pending, self._run_id)
 
-    async def _settle(self, sid: str, result: Awaitable[dict[str, Any]]) -> None:
-        """Take in one subtask's result and release what waits for it."""
-        self._apply(await result)
+    async def _settle(
+        self, sid: str, result: Awaitable[dict[str, Any]], waiting: list[str]
+    ) -> None:
+        """Take in one subtask's result and release what waits for it. A subtask that stops
+        for an approval (or cannot start because of one) releases its dependents as
+        ``waiting``: they do not start, and the others go on."""
+        try:
+            update = await result
+        except (ApprovalPending, SubtaskBlocked) as stop:
+            if isinstance(stop, ApprovalPending):
+                waiting.append(sid)
+                sub = self._state["subtasks"][sid]
+                self._apply({"subtasks": {sid: {**sub, "status": "waiting"}}})
+            self._ready[sid].set_result("waiting")
+            return
+        self._apply(update)
         self._ready[sid].set_result(self._state["subtasks"][sid]["status"])
 
     def _replan_due(self) -> bool:

@@ -11,13 +11,19 @@ goes on:
   re-run when its tool is idempotent (or only reads); for any other tool the run stops with
   :class:`DecisionNeededError` until a person says what happened
   (``steward resume RUN_ID --done ID`` or ``--not-done ID``).
+
+An attempt that stopped for an approval and goes on from there (``orchestrator.approval``) is
+not interrupted: its calls are left as they are (``keep``), and the call it stopped before is
+settled like any other if it was under way, its attempt left open (``reopen``). A proposal
+(``proposed``, ``approved``, ``denied``) never ran: it is left as it is, its attempt's outcome
+recorded.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Literal
 
 from apps.base import can_roll_back
@@ -62,13 +68,20 @@ def open_calls(journal: ActionJournal) -> list[JournalEntry]:
 
 
 def settle_interrupted(
-    journal: ActionJournal, world: World, decisions: Mapping[str, Decision] | None = None
+    journal: ActionJournal,
+    world: World,
+    decisions: Mapping[str, Decision] | None = None,
+    *,
+    keep: Collection[str] = (),
+    reopen: Collection[str] = (),
 ) -> None:
     """Settle every call of an interrupted attempt (see the module docs); raises
     :class:`DecisionNeededError` for the intents only a person can settle (the others are
-    settled all the same)."""
+    settled all the same). Calls in ``keep`` are left alone; those in ``reopen`` are settled
+    but their attempt stays open (it goes on after an approval)."""
     decisions = dict(decisions or {})
-    pending = {e.id for e in open_calls(journal) if e.status == "intent"}
+    calls = [e for e in open_calls(journal) if e.id not in keep]
+    pending = {e.id for e in calls if e.status == "intent"}
     unknown = sorted(set(decisions) - pending)
     if unknown:
         listed = ", ".join(sorted(pending)) or "none"
@@ -77,12 +90,15 @@ def settle_interrupted(
             f"(waiting: {listed})"
         )
     undecided: list[JournalEntry] = []
-    for entry in open_calls(journal):
+    for entry in calls:
         settled = _settle(entry, world, decisions.get(entry.id))
         if settled is None:
             undecided.append(entry)
             continue
-        journal.write(settled.model_copy(update={"outcome": "interrupted"}))
+        if entry.id not in reopen:
+            settled = settled.model_copy(update={"outcome": "interrupted"})
+        if settled != entry:
+            journal.write(settled)
     if undecided:
         raise DecisionNeededError(undecided, journal.run_id)
 

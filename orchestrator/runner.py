@@ -3,7 +3,9 @@
 One langgraph entrypoint per run: plan -> every subtask started the moment its inputs are ready
 -> re-plan what failed -> finish. Each step is a langgraph task checkpointed with the SQLite
 saver as it returns; ``resume`` continues a killed run, skipping every step that finished,
-with the apps restored from the snapshots of the subtasks that finished on them.
+with the apps restored from the snapshots of the subtasks that finished on them. A run that
+stopped for approvals (``orchestrator.approval``) is continued the same way, after the
+decisions are written (``resume(run_id, approvals=...)``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from agents.experience import Experience
 from agents.fallback import tool_lines
 from agents.records import RunRecord
 from agents.registry import Registry
-from agents.settings import AgentSettings
+from agents.settings import AgentSettings, ApprovalSettings
 from agents.steward import ModelFor, StewardAgent
 from apps.base import can_roll_back
 from apps.world import World
@@ -33,6 +35,14 @@ from core.paths import data_dir
 from core.usage import CallRecord, Usage
 from memory.journal import ActionJournal
 from memory.runs import RunNotFoundError, RunStore
+from orchestrator.approval import (
+    ApprovalDecision,
+    ApprovalNeededError,
+    ApprovalRecorder,
+    continuing_calls,
+    record_decisions,
+    wait_points,
+)
 from orchestrator.checkpoint import open_saver
 from orchestrator.events import Event, EventCallback, EventKind
 from orchestrator.flow import RunFlow, Tasks
@@ -60,8 +70,12 @@ class Orchestrator(RunFlow):
         on_event: EventCallback | None = None,
         run_settings: dict[str, Any] | None = None,
         resources: list[Any] | None = None,
+        approval: ApprovalSettings | None = None,
     ) -> None:
-        """``resources`` are closed by ``aclose`` (e.g. the model pool's HTTP clients)."""
+        """``resources`` are closed by ``aclose`` (e.g. the model pool's HTTP clients).
+        ``approval``: which calls need a person's approval and the policy (default ``deny``:
+        no one can answer a library call, so sensitive calls are refused and the agent is
+        told; the benchmarks pass ``auto``, ``steward run`` ``ask``)."""
         self.registry = registry
         self.models = models
         self.world = world
@@ -73,6 +87,7 @@ class Orchestrator(RunFlow):
         self.on_event = on_event
         self.run_settings = dict(run_settings or {})
         self.resources = list(resources or [])
+        self.approval = approval or ApprovalSettings()
         self.agents = {
             registry.get(name).token: registry.get(name).description for name in world.names
         }
@@ -91,6 +106,8 @@ class Orchestrator(RunFlow):
         self._started = time.time()
         self._retrieved: dict[str, Any] = {}
         self._recorder: RunRecorder | None = None
+        self._held = {}
+        self._waits = {}
 
     # -- public -------------------------------------------------------------------------------
 
@@ -111,7 +128,11 @@ class Orchestrator(RunFlow):
         return await self._drive({"instruction": instruction})
 
     async def resume(
-        self, run_id: str, *, decisions: Mapping[str, Decision] | None = None
+        self,
+        run_id: str,
+        *,
+        decisions: Mapping[str, Decision] | None = None,
+        approvals: Mapping[str, ApprovalDecision] | None = None,
     ) -> RunRecord:
         """Continue a run from its last checkpoint; finished subtasks are not run again.
 
@@ -119,6 +140,12 @@ class Orchestrator(RunFlow):
         ``decisions`` says, by journal id, whether calls that only a person can settle
         happened (``done``) or not (``not_done``). Without them such a run stops again with
         status ``waiting`` (:class:`DecisionNeededError`).
+
+        ``approvals`` decides, by journal id, calls that wait for approval (written before
+        the run goes on; a ``UserError``, with nothing written, for a bad one: see
+        :func:`orchestrator.approval.record_decisions`). Subtasks that stopped for an
+        approval go on from where they stopped; one still undecided stops the run again
+        (:class:`ApprovalNeededError`).
         """
         saved = self.store.load_run(run_id)
         spent = saved.get("usage") or {}
@@ -128,17 +155,20 @@ class Orchestrator(RunFlow):
         self._retrieved = dict(saved.get("retrieved") or {})
         self._state = initial_state(self._run_id, saved.get("instruction", ""))
         self.journal.load()
+        if approvals:
+            record_decisions(self.journal, self.world, approvals)
         self._recorder = self._new_recorder()
         self._recorder.load()
         return await self._drive(None, decisions=decisions)
 
     def _new_recorder(self) -> RunRecorder:
-        return RunRecorder(
+        return ApprovalRecorder(
             self.store,
             self._run_id,
             started_at=self._started,
             settings=self.run_settings,
             retrieved=self._retrieved,
+            journal=self.journal,
         )
 
     @property
@@ -158,10 +188,14 @@ class Orchestrator(RunFlow):
             await self.aclose()
 
     async def resume_and_close(
-        self, run_id: str, *, decisions: Mapping[str, Decision] | None = None
+        self,
+        run_id: str,
+        *,
+        decisions: Mapping[str, Decision] | None = None,
+        approvals: Mapping[str, ApprovalDecision] | None = None,
     ) -> RunRecord:
         try:
-            return await self.resume(run_id, decisions=decisions)
+            return await self.resume(run_id, decisions=decisions, approvals=approvals)
         finally:
             await self.aclose()
 
@@ -201,8 +235,13 @@ class Orchestrator(RunFlow):
             deadline: asyncio.Timeout | None = None
             try:
                 if inputs is None:
+                    self._waits = wait_points(self.recorder.details, self.journal)
+                    self._held = {p.app: sid for sid, p in self._waits.items()}
                     self._restore_apps()
-                    settle_interrupted(self.journal, self.world, decisions)
+                    keep, reopen = continuing_calls(self._waits, self.journal)
+                    settle_interrupted(
+                        self.journal, self.world, decisions, keep=keep, reopen=reopen
+                    )
                 deadline = asyncio.timeout(self._deadline())
                 async with deadline:
                     await graph.ainvoke(inputs, config, durability="sync")
@@ -218,7 +257,7 @@ class Orchestrator(RunFlow):
                     "budget_exceeded"
                     if isinstance(exc, BudgetExceededError)
                     else "waiting"
-                    if isinstance(exc, DecisionNeededError)
+                    if isinstance(exc, DecisionNeededError | ApprovalNeededError)
                     else "error"
                 )
                 self._stopped(state, status, exc)
@@ -322,10 +361,16 @@ class Orchestrator(RunFlow):
         one app take turns, so that is the one that ended last), else as it was at the start."""
         last: dict[str, tuple[float, str]] = {}
         for sid, record in self.recorder.details.items():
-            if record.status in ("succeeded", "failed") and record.task_token in self.registry:
+            point = self._waits.get(sid)
+            ref = f"after:{sid}"
+            if point is not None:  # it keeps its app: as it left it, or as it found it
+                ref = f"waiting:{sid}" if point.continuable else f"start:{sid}"
+            elif record.status not in ("succeeded", "failed"):
+                continue
+            if record.task_token in self.registry:
                 app = self.registry.get(record.task_token).name
                 if record.ended_at >= last.get(app, (-1.0, ""))[0]:
-                    last[app] = (record.ended_at, f"after:{sid}")
+                    last[app] = (record.ended_at, ref)
         kept = [name for name, app in self.world.items() if not can_roll_back(app)]
         if kept:  # their state is outside Steward: as the killed run left it
             note = (

@@ -43,6 +43,7 @@ def _isolated(
         "STEWARD_API_KEY",
         "STEWARD_MEMORY_DB",
         "STEWARD_MEMORY_RETRIEVAL",
+        "STEWARD_APPROVE",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("STEWARD_HOME", str(tmp_path / "steward-home"))

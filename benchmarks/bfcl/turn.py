@@ -14,7 +14,7 @@ from agents.fallback import PlanTemplate
 from agents.memory_experience import MemoryExperience
 from agents.records import RunRecord
 from agents.registry import Registry, builtin_specialists
-from agents.settings import AgentSettings
+from agents.settings import AgentSettings, ApprovalSettings
 from apps.world import World
 from benchmarks.bfcl.instructions import current_request
 from benchmarks.bfcl.models import TaskModels
@@ -133,6 +133,7 @@ def turn_orchestrator(ctx: StewardContext, world: HasWorld, models: TaskModels) 
         checkpoints=ctx.checkpoints,
         experience=ctx.experience,
         run_settings=ctx.run_settings,
+        approval=ApprovalSettings(policy="auto"),  # a benchmark's sensitive calls all run
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from agents.experience import NoExperience
 from agents.registry import Registry, Specialist
-from agents.settings import AgentSettings
+from agents.settings import AgentSettings, ApprovalSettings
 from apps.base import Tool
 from apps.world import World
 from memory.runs import RunStore
@@ -99,6 +99,7 @@ def orchestrator(
         store=store or RunStore(folder / "runs.db"),
         checkpoints=folder / "checkpoints.db",
         experience=NoExperience(),
+        approval=ApprovalSettings(policy="auto"),
     )
 
 

@@ -1,7 +1,8 @@
 """A real third-party MCP server that no one here wrote: the npm package
 ``@modelcontextprotocol/server-filesystem``, run with node over stdio on a temporary folder.
 
-A scripted ``steward run`` writes and reads files through it and the files are checked on disk;
+A scripted ``steward run`` writes and reads files through it and the files are checked on disk
+(its ``write_file`` says ``destructiveHint``: it waits for approval unless ``--approve auto``);
 ``steward agents --json --config FILE`` lists it with its tools. ``scripts/install_mcp_test_server.sh``
 installs the package into ``.venv/mcp-test-servers`` (CI runs it); without node or the package
 these tests are skipped, saying so.
@@ -80,7 +81,7 @@ def test_a_scripted_run_writes_and_reads_files_through_it(tmp_path: Path) -> Non
     answers = tmp_path / "answers.jsonl"
     answers.write_text("".join(json.dumps(x) + "\n" for x in lines))
     args = ["run", "Write my shopping list", "--model", f"script:{answers}", "--no-memory",
-            "--config", config_for(tmp_path, notes), "--json", "-q"]  # fmt: skip
+            "--config", config_for(tmp_path, notes), "--json", "-q", "--approve", "auto"]  # fmt: skip
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout[result.stdout.index("{") :])
@@ -91,3 +92,36 @@ def test_a_scripted_run_writes_and_reads_files_through_it(tmp_path: Path) -> Non
     assert "milk" in json.dumps(steps[3]["observation"])
     assert "denied" in steps[4]["error"].lower() or "outside" in steps[4]["error"].lower()
     assert all(s["error"] is None for s in steps[:4]), steps
+
+
+def test_its_destructive_write_waits_for_approval(tmp_path: Path) -> None:
+    """``write_file`` is destructive (MCP ``destructiveHint``): the run stops before it (exit 4,
+    nothing on disk), and ``steward approve`` writes the file."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    todo = notes / "todo.txt"
+    plan = {"nodes": [{"id": "s1", "task_token": "<mcp:files>", "needs": [],
+                       "instruction": "Write the shopping list"}]}  # fmt: skip
+    lines = [
+        plan,
+        call("write_file", path=str(todo), content="milk\n"),
+        {"thought": "", "tool": "finish", "result": "list written"},
+        {"success": True, "failure_kind": "none", "tips": "", "key_info": "todo.txt written"},
+        {"answer": "Done."},
+    ]
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    config = config_for(tmp_path, notes)
+    args = ["run", "Write my shopping list", "--model", f"script:{answers}", "--no-memory",
+            "--config", config, "--json", "-q"]  # fmt: skip
+    waiting = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert waiting.exit_code == 4, waiting.output
+    record = json.loads(waiting.stdout[waiting.stdout.index("{") :])
+    assert [(a["tool"], a["decision"]) for a in record["approvals"]] == [("write_file", "pending")]
+    assert not todo.exists()
+    done = CliRunner().invoke(
+        cli, ["approve", record["run_id"], "--config", config, "--json", "-q"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert todo.read_text() == "milk\n"

@@ -68,7 +68,9 @@ async def test_over_stdio_run_agents_and_show(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(toml_table("notes", notes))
     answers = script(tmp_path, TWEET)
-    params = server(tmp_path, "--model", f"script:{answers}", "--config", str(config))
+    params = server(
+        tmp_path, "--model", f"script:{answers}", "--config", str(config), "--approve", "auto"
+    )
     async with Client(stdio_client(params), read_timeout_seconds=60) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         assert set(tools) == {"run", "agents", "show"}
@@ -164,4 +166,9 @@ async def test_over_streamable_http(tmp_path: Path) -> None:
                 "run", {"instruction": "Tweet hi"}, progress_callback=on_progress
             )
             assert result.structured_content["status"] == "succeeded"
-            assert any("post_tweet" in line for line in progress)
+            # no one at the server can approve: the tweet is denied (--approve deny, the default)
+            assert any("post_tweet not run: denied: sensitive" in line for line in progress)
+            shown = await client.call_tool("show", {"run_id": result.structured_content["run_id"]})
+            record = json.loads(shown.content[0].text)
+            assert "hi over MCP" not in json.dumps(record["apps"]["posting"]["after"])
+            assert [a["decision"] for a in record["approvals"]] == ["denied"]

@@ -66,7 +66,15 @@ def scripted_run(tmp_path: Path, *extra: str, lines: list[Any] | None = None) ->
     script = tmp_path / "answers.jsonl"
     script.write_text("".join(json.dumps(line) + "\n" for line in lines))
     scenario = scenario_file(tmp_path / "scenario.json")
-    args = ["run", "Send hi, tweet hi", "--model", f"script:{script}", "--scenario", str(scenario)]
+    args = [
+        "run",
+        "Send hi, tweet hi",
+        "--approve=auto",
+        "--model",
+        f"script:{script}",
+        "--scenario",
+        str(scenario),
+    ]
     memory = [] if "--memory-retrieval" in extra else ["--no-memory"]
     result = invoke(*args, "--json", "-q", *memory, *extra)
     assert result.exit_code == 0, result.output
@@ -120,7 +128,15 @@ def test_a_parallel_run_on_a_server_replays_identically_with_no_server(
     Router(calls=BFCL_CALLS).install(stub)
     config = write_config(tmp_path / "models.toml", stub.url)
     scenario = scenario_file(tmp_path / "scenario.json")
-    args = ["run", "perf shape=fanout n=2", "--config", str(config), "--scenario", str(scenario)]
+    args = [
+        "run",
+        "perf shape=fanout n=2",
+        "--approve=auto",
+        "--config",
+        str(config),
+        "--scenario",
+        str(scenario),
+    ]
     result = invoke(*args, "--json", "-q")
     assert result.exit_code == 0, result.output
     recorded = stdout_json(result)
@@ -217,7 +233,15 @@ def test_a_run_recorded_without_prompts(stub: StubServer, tmp_path: Path) -> Non
     Router(calls=BFCL_CALLS).install(stub)
     config = write_config(tmp_path / "models.toml", stub.url, record_prompts=False)
     scenario = scenario_file(tmp_path / "scenario.json", ("posting",))
-    args = ["run", "perf shape=fanout n=1", "--config", str(config), "--scenario", str(scenario)]
+    args = [
+        "run",
+        "perf shape=fanout n=1",
+        "--approve=auto",
+        "--config",
+        str(config),
+        "--scenario",
+        str(scenario),
+    ]
     assert invoke(*args, "-q").exit_code == 0
     [run_id] = run_ids()
     result = invoke("replay", run_id)

@@ -51,7 +51,16 @@ def tweeted(record: dict[str, Any], text: str) -> bool:
 def test_a_script_plays_the_whole_run_without_a_server(tmp_path: Path) -> None:
     """STEWARD_NO_AUTOSTART is set and no server runs: a run that tried one would exit 2."""
     path = script(tmp_path, PLAN, TWEET, FINISH, GOOD, ANSWER)
-    result = invoke("run", "Tweet hi", "--model", f"script:{path}", "--json", "-q", "--no-memory")
+    result = invoke(
+        "run",
+        "Tweet hi",
+        "--approve=auto",
+        "--model",
+        f"script:{path}",
+        "--json",
+        "-q",
+        "--no-memory",
+    )
     assert result.exit_code == 0, result.output
     record = record_of(result)
     assert record["status"] == "succeeded" and record["answer"] == "Tweeted."
@@ -98,7 +107,16 @@ def test_a_script_takes_no_base_url(tmp_path: Path) -> None:
 
 def test_a_script_that_runs_out_ends_the_run_with_its_record(tmp_path: Path) -> None:
     path = script(tmp_path, PLAN, TWEET)
-    result = invoke("run", "Tweet hi", "--model", f"script:{path}", "--json", "-q", "--no-memory")
+    result = invoke(
+        "run",
+        "Tweet hi",
+        "--approve=auto",
+        "--model",
+        f"script:{path}",
+        "--json",
+        "-q",
+        "--no-memory",
+    )
     assert result.exit_code == 1
     record = record_of(result)
     assert record["status"] == "error"
@@ -110,7 +128,16 @@ def test_a_script_that_runs_out_ends_the_run_with_its_record(tmp_path: Path) -> 
 def test_running_out_at_the_answer_is_no_success(tmp_path: Path) -> None:
     """No fallback hides a script that is one line short, not even the answer's."""
     path = script(tmp_path, PLAN, TWEET, FINISH, GOOD)
-    result = invoke("run", "Tweet hi", "--model", f"script:{path}", "--json", "-q", "--no-memory")
+    result = invoke(
+        "run",
+        "Tweet hi",
+        "--approve=auto",
+        "--model",
+        f"script:{path}",
+        "--json",
+        "-q",
+        "--no-memory",
+    )
     assert result.exit_code == 1
     record = record_of(result)
     assert record["status"] == "error" and "ran out after 4 answers" in record["error"]
@@ -120,7 +147,16 @@ def test_invalid_answers_print_the_record_with_its_status(tmp_path: Path) -> Non
     """A script of answers that never validate: the run starts, so exit 1 (not 2), and
     --json prints the record with its status."""
     path = script(tmp_path, *(["not json at all"] * 60))
-    result = invoke("run", "Tweet hi", "--model", f"script:{path}", "--json", "-q", "--no-memory")
+    result = invoke(
+        "run",
+        "Tweet hi",
+        "--approve=auto",
+        "--model",
+        f"script:{path}",
+        "--json",
+        "-q",
+        "--no-memory",
+    )
     assert result.exit_code == 1
     record = record_of(result)
     assert record["status"] in ("failed", "error") and record["run_id"]
@@ -157,7 +193,14 @@ def test_tagged_lines_give_parallel_subtasks_their_own_answers(tmp_path: Path) -
         {"role": "steward", "purpose": "answer", "answer": ANSWER},
     )
     result = invoke(
-        "run", "Send hi, tweet hi", "--model", f"script:{path}", "--json", "-q", "--no-memory"
+        "run",
+        "Send hi, tweet hi",
+        "--approve=auto",
+        "--model",
+        f"script:{path}",
+        "--json",
+        "-q",
+        "--no-memory",
     )
     assert result.exit_code == 0, result.output
     record = record_of(result)
@@ -193,9 +236,9 @@ async def test_each_request_takes_the_first_line_meant_for_it() -> None:
 
 def test_resuming_a_scripted_run_needs_a_script_for_the_rest(tmp_path: Path) -> None:
     path = script(tmp_path, PLAN, TWEET)
-    run_id = record_of(invoke("run", "Tweet hi", "--model", f"script:{path}", "--json", "-q"))[
-        "run_id"
-    ]
+    run_id = record_of(
+        invoke("run", "Tweet hi", "--approve=auto", "--model", f"script:{path}", "--json", "-q")
+    )["run_id"]
     result = invoke("resume", run_id, "-q")
     assert result.exit_code == 2
     assert f"steward resume {run_id} --model script:FILE" in result.output

@@ -16,7 +16,16 @@ def test_the_record_has_each_apps_state_before_and_after_and_show_diff_reads_the
     Router(calls=BFCL_CALLS).install(stub)
     config = write_config(tmp_path / "models.toml", stub.url)
     scenario = scenario_file(tmp_path / "scenario.json", apps=("messaging", "posting", "math"))
-    args = ["--scenario", str(scenario), "--config", str(config), "--no-memory", "-q", "--json"]
+    args = [
+        "--approve=auto",
+        "--scenario",
+        str(scenario),
+        "--config",
+        str(config),
+        "--no-memory",
+        "-q",
+        "--json",
+    ]
     result = invoke("run", "shape=fanout n=3", *args)  # math, messaging, posting
     assert result.exit_code == 0, result.output
     printed = stdout_json(result)

@@ -17,10 +17,12 @@ from tests.faults.router import Router
 
 @pytest.fixture
 def args(tmp_path: Path, stub: StubServer) -> list[str]:
-    """``steward run`` options for the stub and a two-app BFCL scenario."""
+    """``steward run`` options for the stub and a two-app BFCL scenario (its sent messages and
+    tweets run without asking: these tests are about budgets)."""
     config = write_config(tmp_path / "models.toml", stub.url)
     scenario = scenario_file(tmp_path / "scenario.json")
-    return ["--scenario", str(scenario), "--config", str(config), "--no-memory", "-q"]
+    return ["--scenario", str(scenario), "--config", str(config), "--no-memory", "-q",
+            "--approve=auto"]  # fmt: skip
 
 
 def served(stub: StubServer) -> int:

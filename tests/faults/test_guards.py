@@ -170,7 +170,7 @@ def test_b_resume_keeps_no_memory(tmp_path: Path, stub: StubServer) -> None:
     config = str(write_config(tmp_path / "models.toml", stub.url))
     scenario = str(scenario_file(tmp_path / "scenario.json"))
     first = invoke("run", "shape=chain n=2", "--scenario", scenario, "--config", config,
-                   "--no-memory", "-q")  # fmt: skip
+                   "--no-memory", "-q", "--approve=auto")  # fmt: skip
     assert first.exit_code == 1, first.output
     stopped = last_run(status="error")
     assert {s["id"]: s["status"] for s in stopped["subtasks"]}["s1"] == "succeeded"
@@ -270,7 +270,7 @@ def test_f_no_memory_writes_nothing(tmp_path: Path, stub: StubServer) -> None:
     """A successful ``--no-memory`` run writes no guideline or expertise; the same run with
     memory writes both."""
     Router(calls=BFCL_CALLS).install(stub)
-    args = ["shape=chain n=2", "-q", "--json", "--config",
+    args = ["shape=chain n=2", "-q", "--json", "--approve=auto", "--config",
             str(write_config(tmp_path / "models.toml", stub.url)),
             "--scenario", str(scenario_file(tmp_path / "scenario.json"))]  # fmt: skip
     off = invoke("run", *args, "--no-memory")

@@ -88,7 +88,7 @@ def test_sigkill_in_a_parallel_stage_then_resume(tmp_path: Path, stub: StubServe
     router = Router(calls=BFCL_CALLS, delays={"post_tweet": 60.0}).install(stub)
     config = str(write_config(tmp_path / "models.toml", stub.url, timeout_s=90))
     scenario = str(scenario_file(tmp_path / "scenario.json"))
-    common = ["--config", config, "--no-memory", "-q", "--json"]
+    common = ["--config", config, "--no-memory", "-q", "--json", "--approve=auto"]
     proc = spawn("run", JOINED, "--scenario", scenario, *common)
     try:
         # s1 (messaging) has finished while s2 (posting) waits on its first model call
@@ -138,7 +138,7 @@ def test_two_runs_at_once_in_one_data_folder(tmp_path: Path, stub: StubServer) -
     scenario = str(scenario_file(tmp_path / "scenario.json"))
     procs = [
         spawn("run", f"{PARALLEL} run {i}", "--scenario", scenario, "--config", config, "-q",
-              "--json")
+              "--json", "--approve", "auto")
         for i in range(2)
     ]  # fmt: skip
     outputs = [p.communicate(timeout=120) for p in procs]

@@ -87,6 +87,7 @@ def test_full_run_of_the_demo_scenario_terminates_with_a_record() -> None:
             "0",
             "--max-replans",
             "0",
+            "--approve=auto",  # the demo job runs to its end: no one to ask
         ],
         catch_exceptions=False,
     )
@@ -110,7 +111,7 @@ def test_a_run_stopped_by_its_budget_prints_its_record_under_json() -> None:
     result = CliRunner().invoke(
         cli,
         ["run", "Send 'hi' to Alice", "--base-url", _url(), "--model", MODEL, "--json", "-q",
-         "--no-memory", "--call-budget", "2"],
+         "--no-memory", "--call-budget", "2", "--approve=auto"],
         catch_exceptions=False,
     )  # fmt: skip
     assert result.exit_code in (1, 3), result.output
