@@ -48,6 +48,18 @@ def test_the_demo_run_renders_with_its_graph_and_timeline(
     assert count(browser, ".tl-row .attempt.bad") == 1
     assert count(browser, "#subtasks tbody tr") == 3
     assert count(browser, "#calls tbody tr") == 14
+    # a node's texts stay inside its box: the tweet's long instruction is cut, whole in its title
+    widest = "Math.max(...Array.from(document.querySelectorAll('.node text'), t => t.getComputedTextLength()))"
+    assert browser.evaluate(widest) <= browser.evaluate(
+        "Number(document.querySelector('svg.graph').dataset.nodeWidth) - 20"
+    )
+    s2 = "document.querySelector('.node[data-id=s2] text:nth-of-type(2)').textContent"
+    assert browser.evaluate(s2).startswith("Tweet '<script>") and browser.evaluate(s2).endswith(
+        "\u2026"
+    )
+    assert HOSTILE in browser.evaluate(
+        "document.querySelector('.node[data-id=s2] title').textContent"
+    )
     assert browser.evaluate("window.stewardErrors") == []
     assert browser.errors() == []
 

@@ -8,6 +8,7 @@ function drawGraph(plan, pick, selected) {
     width: plan.width,
     height: plan.height,
     viewBox: "0 0 " + plan.width + " " + plan.height,
+    "data-node-width": W,
     role: "img",
     "aria-label": plan.label + ": " + plan.nodes.length + " subtasks",
   });
@@ -58,6 +59,27 @@ function drawGraph(plan, pick, selected) {
     root.appendChild(g);
   }
   return h("div", { class: "graph-wrap" }, root);
+}
+
+// Shortens the texts of the graph's nodes that are wider than their box (with an ellipsis; the
+// whole text is the node's tooltip). Every width is read before any text is changed, so the
+// page is laid out once however many nodes there are.
+function fitGraphText(root) {
+  const graph = root.querySelector("svg.graph");
+  if (!graph) return;
+  const room = Number(graph.dataset.nodeWidth) - 20;
+  let texts = Array.from(graph.querySelectorAll(".node text"));
+  for (let pass = 0; pass < 3 && texts.length; pass++) {
+    const widths = texts.map((t) => t.getComputedTextLength());
+    const wide = texts.filter((t, i) => widths[i] > room);
+    wide.forEach((t) => {
+      const width = widths[texts.indexOf(t)];
+      const text = t.textContent.replace(/\u2026$/, "");
+      const keep = Math.max(1, Math.min(text.length - 1, Math.floor((text.length * room) / width) - 1));
+      t.textContent = text.slice(0, keep).trimEnd() + "\u2026";
+    });
+    texts = wide;
+  }
 }
 
 function drawPlans(view, state, pick, choose) {
