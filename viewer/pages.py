@@ -17,6 +17,7 @@ _EXTRA_CSS = """
 nav { margin: 8px 0 4px; }
 td.pass { background: #dff3e6; } td.fail { background: #fbe1de; } td.unchecked { color: #6b7480; }
 td.cell a { text-decoration: none; }
+th { white-space: nowrap; }
 """
 
 

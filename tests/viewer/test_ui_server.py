@@ -47,15 +47,16 @@ def bench_folder(folder: Path, run_id: str) -> Path:
     turns = [TurnResult(index=i, instruction=f"turn {i}", run_id=run_id, status="succeeded")
              for i in range(3)]  # fmt: skip
     tasks = [
-        TaskResult(id="multi_turn_base_0", category="multi_turn_base", agent="steward",
+        TaskResult(id="multi_turn_base_2", category="multi_turn_base", agent="steward",
                    mode="turns", model="m", valid=True, turns_passed=3, turn_count=3,
                    turns=turns),
-        TaskResult(id="multi_turn_base_1", category="multi_turn_base", agent="steward",
+        TaskResult(id="multi_turn_base_10", category="multi_turn_base", agent="steward",
                    mode="turns", model="m", valid=False, failed_turn=1, turns_passed=1,
                    turn_count=3, error_message="state mismatch <b>", turns=turns),
     ]  # fmt: skip
-    lines = [t.model_dump_json() for t in tasks] + ["not json", '{"no": "id"}']
+    lines = [t.model_dump_json() for t in reversed(tasks)] + ["not json", '{"no": "id"}']
     (folder / "multi_turn_base__steward__turns__m.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "memory.db.learned.jsonl").write_text('{"index": 2}\n')  # a memory's ledger
     return folder
 
 
@@ -76,6 +77,7 @@ def test_the_start_page_lists_the_runs_and_results(server: UiServer, demo: str) 
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert f'href="/run/runs/{demo}"' in page
     assert "multi_turn_base__steward__turns__m.jsonl" in page
+    assert "learned" not in page  # the memory's ledger is no results file
     assert "script" not in headers["Content-Security-Policy"]
     status, _, data = get(server.url + "api/runs")
     assert [r["run_id"] for r in json.loads(data)["runs"]] == [demo]
@@ -91,6 +93,9 @@ def test_a_results_page_gives_pass_or_fail_per_turn_linked_to_runs(
     assert page.count('class="cell pass"') == 4 and page.count('class="cell fail"') == 1
     assert page.count('class="cell unchecked"') == 1
     assert "state mismatch &lt;b&gt;" in page
+    assert page.index('data-task="multi_turn_base_2"') < page.index(
+        'data-task="multi_turn_base_10"'
+    )
     status, _, run_page = get(server.url + f"run/bench-0/{demo}")
     assert status == 200 and demo in run_page
 
