@@ -100,6 +100,33 @@ def test_a_results_page_gives_pass_or_fail_per_turn_linked_to_runs(
     assert status == 200 and demo in run_page
 
 
+def test_an_agentdojo_results_page_gives_each_case_its_run(demo: str, tmp_path: Path) -> None:
+    from benchmarks.agentdojo.results import CaseResult
+
+    folder = bench_folder(tmp_path / "dojo", demo)
+    (folder / "multi_turn_base__steward__turns__m.jsonl").unlink()
+    cases = [
+        CaseResult(id="banking/user_task_0", suite="banking", user_task="user_task_0",
+                   agent="steward", model="m", utility=True, run_id=demo),
+        CaseResult(id="banking/user_task_0/injection_task_1/direct", suite="banking",
+                   user_task="user_task_0", injection_task="injection_task_1", attack="direct",
+                   agent="steward", model="m", utility=False, security=True, run_id=demo),
+    ]  # fmt: skip
+    (folder / "steward__m.jsonl").write_text("".join(c.model_dump_json() + "\n" for c in cases))
+    ui = UiServer(UiSources(store=data_dir() / "runs.db", bench=[folder]))
+    ui.start()
+    try:
+        status, _, page = get(ui.url + "bench/0/steward__m.jsonl")
+    finally:
+        ui.shutdown()
+        ui.server_close()
+    assert status == 200 and "2 tasks, 1 passed." in page
+    assert "<th>run</th>" in page and "turn 0" not in page
+    assert page.count(f'href="/run/bench-0/{demo}"') == 2
+    assert page.count('class="cell pass"') == 1 and page.count('class="cell fail"') == 1
+    assert "attacked (direct): the attacker&#x27;s goal was reached" in page
+
+
 def test_a_run_page_is_live_and_its_data_has_an_etag(server: UiServer, demo: str) -> None:
     status, headers, page = get(server.url + f"run/runs/{demo[:5]}")
     assert status == 200
