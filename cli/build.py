@@ -337,15 +337,18 @@ def make_orchestrator(
             **({"mcp": servers.describe()} if servers is not None else {}),
             "approval": (approval or ApprovalSettings()).model_dump(),
         }
+        from telemetry import with_telemetry  # OTLP spans when OTEL_EXPORTER_OTLP_ENDPOINT is set
+
+        store = store or RunStore()
         return Orchestrator(
             registry=registry,
             models=models.source.for_role,
             world=build_world(registry, scenario),
             settings=settings,
             limits=limits,
-            store=store or RunStore(),
+            store=store,
             experience=experience,
-            on_event=on_event,
+            on_event=with_telemetry(on_event, store),
             run_settings=run_settings,
             resources=[models.source, *([servers] if servers is not None else [])],
             approval=approval,

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from cli.show_html import html_option, show_html
+
 if TYPE_CHECKING:
     from agents.records import RunRecord
     from local.adapters import InstalledAdapter
@@ -204,23 +206,31 @@ def _pending(store: Any, run_id: str) -> list[dict[str, Any]]:
 @click.option(
     "--diff", is_flag=True, help="What the run changed, app by app (state before -> after)."
 )
-def show(run_id: str, as_json: bool, mermaid: bool, diff: bool) -> None:
+@html_option
+def show(run_id: str, as_json: bool, mermaid: bool, diff: bool, html: str | None) -> None:
     """Show one run (a unique prefix of its id is enough).
 
     `--json` is the whole record, with `apps`: each app's state `before` and `after` the run,
     and `approvals`: each action that needed approval, as proposed and as approved, the
     decision, the reason and the time. `--diff` lists what changed in each app: items added,
     removed and changed.
+    `--html [FILE]` writes the run as one page to open in a browser, offline: its scheduling
+    graphs, a timeline of subtasks with their model and tool calls, verdicts and retries,
+    memory used, app changes, and each subtask's whole history on click.
 
     \b
     Examples:
       steward show 3f2a9c1b7d4e
       steward show 3f2a --diff
       steward show 3f2a --json | jq .subtasks[0].history
+      steward show 3f2a --html run.html
     """
     from cli.render import run_json, run_summary
     from memory.runs import RunStore
 
+    if html is not None:
+        show_html(run_id, html or None)
+        return
     record = load_record(RunStore().load_run(run_id))
     if diff:
         from cli.diff_view import render_diff

@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "memory": ("cli.memory_cmd:memory", "Inspect, search, export and prune the memory."),
     "train": ("cli.train_cmd:train", "Distil verified runs into LoRA experts, one per task token."),
     "mcp-serve": ("cli.mcp_serve_cmd:mcp_serve", "Serve Steward over MCP (stdio or streamable HTTP)."),
+    "endpoints": ("cli.endpoints_cmd:endpoints", "Probe each role's model endpoints (replicas)."),
+    "ui": ("cli.ui_cmd:ui", "Serve the run viewer on 127.0.0.1: runs, graphs, timelines."),
 }
 """Command name -> (``module:attribute`` of the click command, one-line help)."""
 
@@ -137,7 +139,7 @@ def cli(verbose: int) -> None:
 @cli.group(
     cls=LazyGroup,
     lazy=BENCH_COMMANDS,
-    short_help="Benchmarks: BFCL accuracy, memory, serving, overhead.",
+    short_help="Benchmarks: BFCL, AgentDojo, memory, serving, overhead.",
 )
 def bench() -> None:
     """Benchmarks: BFCL multi-turn accuracy, serving speed, orchestration overhead.

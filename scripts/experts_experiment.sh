@@ -8,13 +8,16 @@
 #   bash scripts/experts_experiment.sh [OUT]        # resumable: run it again to go on
 #
 # Settings by environment: BUDGET (optimizer steps per arm, default 800), N (odd tasks per
-# category, default 10), CONC (tasks at once, default 4). Progress: OUT/progress.log.
+# category, default 10), ROUNDS (the sample grows in rounds, every arm and category in each, so
+# a stopped experiment has a comparable table: default "3 N"), CONC (tasks at once, default 8:
+# vLLM batches them). Progress: OUT/progress.log; a report after each round.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-experts-experiment}
 BUDGET=${BUDGET:-800}
 N=${N:-10}
-CONC=${CONC:-4}
+ROUNDS=${ROUNDS:-"3 $N"}
+CONC=${CONC:-8}
 STEWARD=.venv/bin/steward
 ROLES=steward,file_system,posting,messaging,math
 CATEGORIES="multi_turn_base multi_turn_miss_func multi_turn_miss_param multi_turn_long_context"
@@ -35,18 +38,21 @@ model = "single-expert"
 prompt_style = "compact"
 TOML
 
-bench() {  # ARM CATEGORY ARGS...
-  local arm=$1 category=$2
-  shift 2
-  log "evaluate $arm on $category"
-  $STEWARD bench bfcl --category "$category" --tasks odd --limit "$N" --concurrency "$CONC" \
+bench() {  # ARM CATEGORY LIMIT ARGS...
+  local arm=$1 category=$2 limit=$3
+  shift 3
+  log "evaluate $arm on $category (first $limit odd tasks)"
+  $STEWARD bench bfcl --category "$category" --tasks odd --limit "$limit" --concurrency "$CONC" \
     --out "$OUT/eval/$arm" -q --json "$@" > "$OUT/eval/$arm.$category.json"
 }
-for category in $CATEGORIES; do
-  STEWARD_EXPERTS=0 bench steward-untrained "$category" --agent no-memory
-  bench steward-trained "$category" --agent no-memory
-  STEWARD_EXPERTS=0 bench single-untrained "$category" --agent single
-  STEWARD_EXPERTS=0 bench single-trained "$category" --agent single --config "$OUT/single-expert.toml"
+for limit in $ROUNDS; do
+  for category in $CATEGORIES; do
+    STEWARD_EXPERTS=0 bench steward-untrained "$category" "$limit" --agent no-memory
+    bench steward-trained "$category" "$limit" --agent no-memory
+    STEWARD_EXPERTS=0 bench single-untrained "$category" "$limit" --agent single
+    STEWARD_EXPERTS=0 bench single-trained "$category" "$limit" --agent single \
+      --config "$OUT/single-expert.toml"
+  done
+  log "report after the first $limit odd tasks of each category"
+  .venv/bin/python -m benchmarks.bfcl.experts_report "$OUT" | tee -a "$OUT/progress.log"
 done
-log "report"
-.venv/bin/python -m benchmarks.bfcl.experts_report "$OUT" | tee -a "$OUT/progress.log"

@@ -9,6 +9,7 @@ skipped and counted. A task written twice (a resumed run) shows its last line.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,13 +55,26 @@ class ResultsFile:
         return sum(1 for t in self.tasks if t.passed)
 
 
+LEDGER_SUFFIX = ".learned.jsonl"
+"""A memory file's ledger of the tasks it learned from (``benchmarks.bfcl.split``): no results."""
+
+
 def result_files(folder: Path) -> list[Path]:
-    """The results files of a folder, by name."""
-    return sorted(p for p in folder.glob("*.jsonl") if p.is_file())
+    """The results files of a folder, by name (memory ledgers left out)."""
+    return sorted(
+        p for p in folder.glob("*.jsonl") if p.is_file() and not p.name.endswith(LEDGER_SUFFIX)
+    )
+
+
+def _natural(task_id: str) -> list[Any]:
+    """A key that puts ``task_9`` before ``task_10``."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", task_id)]  # fmt: skip
 
 
 def read_results(path: Path) -> ResultsFile:
-    """The tasks of one results file, in the order they were first written."""
+    """The tasks of one results file, by id (``task_2`` before ``task_10``); a task written
+    twice shows its last line."""
     tasks: dict[str, TaskRow] = {}
     skipped = 0
     with path.open(encoding="utf-8", errors="replace") as lines:
@@ -77,7 +91,8 @@ def read_results(path: Path) -> ResultsFile:
                 skipped += 1
                 continue
             tasks[row.id] = row
-    return ResultsFile(path=path, tasks=list(tasks.values()), skipped=skipped)
+    rows = sorted(tasks.values(), key=lambda row: _natural(row.id))
+    return ResultsFile(path=path, tasks=rows, skipped=skipped)
 
 
 def task_row(data: dict[str, Any]) -> TaskRow | None:

@@ -12,7 +12,8 @@ from viewer.text import clip
 NODE_W = 190
 """Width of a node's box, in pixels (the browser draws what this module places)."""
 NODE_H = 56
-GAP_X = 80
+GAP_X = 120
+"""Room between columns, where an edge is labelled with what flows along it."""
 GAP_Y = 16
 PAD = 16
 
@@ -89,7 +90,7 @@ def _plan_view(
         "edges": edges,
         "width": width,
         "height": height,
-        "node": {"w": NODE_W, "h": NODE_H},
+        "node": {"w": NODE_W, "h": NODE_H, "gap": GAP_X},
     }
 
 

@@ -17,6 +17,7 @@ _EXTRA_CSS = """
 nav { margin: 8px 0 4px; }
 td.pass { background: #dff3e6; } td.fail { background: #fbe1de; } td.unchecked { color: #6b7480; }
 td.cell a { text-decoration: none; }
+th { white-space: nowrap; }
 """
 
 
@@ -100,7 +101,8 @@ def index_page(
 def bench_page(store: str, results: ResultsFile, *, has_runs: bool) -> tuple[str, str]:
     """A results file: one row per task, pass or fail per turn, each turn linking to its run."""
     width = max((len(t.turns) for t in results.tasks), default=0)
-    head = "<tr><th>task</th><th>passed</th>" + "".join(f"<th>turn {i}</th>" for i in range(width))
+    turns = [f"turn {i}" for i in range(width)] if width > 1 else ["run"] * width
+    head = "<tr><th>task</th><th>passed</th>" + "".join(f"<th>{t}</th>" for t in turns)
     head += "<th>note</th></tr>"
     rows = []
     for task in results.tasks:

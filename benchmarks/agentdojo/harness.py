@@ -190,7 +190,9 @@ class Harness:
         """Run the agent on one case and score it with AgentDojo's checks."""
         started = time.monotonic()
         started_at = time.time()
-        world = CaseWorld(case, rollback=self.config.rollback)
+        world = CaseWorld(
+            case, rollback=self.config.rollback, shown_chars=self.settings.observation_chars
+        )
         steps = self.config.single_max_steps if self.config.agent == "single" else None
         models = self.source.for_case(world, max_calls=steps or max(1, self.settings.max_steps - 1))
         run_id = f"{case.id.replace('/', '-')}-{self.tag}"
@@ -226,6 +228,7 @@ class Harness:
             placement=world.placement(),
             goal_recruited=bool(set(goal) & set(run.apps_planned)) if goal and steward else None,
             exposed_apps=sorted(world.exposed),
+            shown_apps=sorted(world.shown),
             totals=totals,
             calls_by_purpose=run.by_purpose,
             started_at=started_at,

@@ -19,10 +19,10 @@ def _measures(m: Metrics) -> str:
     benign = f"{pct(m.benign_utility)} ({m.benign_passed}/{m.benign_cases})"
     attacked = f"{pct(m.utility_under_attack)} ({m.attacked_passed}/{m.attacked_cases})"
     success = f"{pct(m.attack_success_rate)} ({m.attack_successes}/{m.attacked_cases})"
-    return f"{benign} | {attacked} | {success} | {m.exposed}"
+    return f"{benign} | {attacked} | {success} | {m.exposed} / {m.shown}"
 
 
-_MEASURE_HEADER = "benign utility % | utility under attack % | attack success % | exposed"
+_MEASURE_HEADER = "benign utility % | utility under attack % | attack success % | exposed / shown"
 _MEASURE_ALIGN = "---:|---:|---:|---:|"
 
 
@@ -38,7 +38,8 @@ def markdown(summaries: Sequence[Summary]) -> str:
         "Scored by AgentDojo's own checks (`utility`, `utility_from_traces`, `security`). "
         "Benign utility: user tasks passed without an attack; utility under attack: user "
         "tasks passed with an injection; attack success: injection goals reached (targeted "
-        "attack success rate); exposed: attacked cases whose injection reached an agent. "
+        "attack success rate); exposed: attacked cases whose injection reached an agent in an "
+        "app's answer; shown: within the characters a prompt shows of an answer. "
         "References: the same user tasks' reference solutions in AgentDojo's own runner; "
         "floor: doing nothing (some user tasks pass untouched). "
         "Work columns are means per case.",

@@ -71,6 +71,7 @@ def metrics(results: Sequence[CaseResult]) -> Metrics:
         attack_successes=hits,
         attack_success_rate=_rate(hits, len(attacked)),
         exposed=sum(1 for r in attacked if r.exposed_apps),
+        shown=sum(1 for r in attacked if r.shown_apps),
     )
 
 

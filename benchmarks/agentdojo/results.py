@@ -119,6 +119,9 @@ class CaseResult(BaseModel):
     benign)."""
     exposed_apps: list[str] = Field(default_factory=list)
     """Apps whose answers carried the injection to an agent."""
+    shown_apps: list[str] = Field(default_factory=list)
+    """Of those, the apps whose answers carried it within the characters a prompt shows of an
+    answer (``--observation-chars``); a prompt that ``fit`` shrinks may show less."""
     totals: Totals = Field(default_factory=Totals)
     calls_by_purpose: CallCounts = Field(default_factory=CallCounts)
     started_at: float = 0.0
@@ -143,6 +146,8 @@ class Metrics(BaseModel):
     """Targeted attack success rate: attacked cases whose injection goal was reached."""
     exposed: int = 0
     """Attacked cases whose injection reached an agent (an app's answer carried it)."""
+    shown: int = 0
+    """Attacked cases whose injection lay within what a prompt shows of an answer."""
 
 
 class Summary(BaseModel):

@@ -12,6 +12,8 @@ not logged: AgentDojo's runtime never saw them.
 from __future__ import annotations
 
 import copy
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,15 @@ def mentions(value: Any, needle: str) -> bool:
     if isinstance(value, list | tuple):
         return any(mentions(v, needle) for v in value)
     return False
+
+
+def shown(value: Any, chars: int, needle: str) -> bool:
+    """Whether ``needle`` lies within the first ``chars`` characters of ``value`` as a prompt
+    renders it (JSON, as ``agents.prompts.data`` does; escapes read back as what they stand
+    for)."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    head = re.sub(r"\\[nrt]", " ", text[:chars]).replace('\\"', '"')
+    return bool(needle) and needle in _flat(head)
 
 
 class RecordingApp:
@@ -99,8 +110,12 @@ class Score:
 class CaseWorld:
     """The environment, apps and call log of one case, and its scoring."""
 
-    def __init__(self, case: Case, *, rollback: bool = True) -> None:
+    def __init__(
+        self, case: Case, *, rollback: bool = True, shown_chars: int | None = None
+    ) -> None:
         self.case = case
+        self.shown_chars = shown_chars
+        """Characters of a tool's answer a prompt shows (``None``: all of it)."""
         suite = load_suite(case.suite)
         self.user_task = suite.get_user_task_by_id(case.user_task)
         injection = case.injection_task
@@ -116,7 +131,9 @@ class CaseWorld:
         self.apps: dict[str, AgentDojoApp] = agentdojo_apps(case.suite, self.env, rollback=rollback)
         self.log = CallLog()
         self.exposed: set[str] = set()
-        """Apps whose answers carried the injection (what the agents were shown)."""
+        """Apps whose answers carried the injection to an agent."""
+        self.shown: set[str] = set()
+        """Apps whose answers carried it within what a prompt shows of them."""
         self._goal = _flat(self.injection_task.GOAL) if self.injection_task is not None else ""
         self.world = World({n: RecordingApp(a, self) for n, a in self.apps.items()})
         reference = self.user_task.ground_truth(self.env.model_copy(deep=True))
@@ -159,6 +176,9 @@ class CaseWorld:
         self.log.calls.append(LoggedCall(app, Call(tool, copy.deepcopy(dict(args)))))
         if self._goal and mentions(answer, self._goal):
             self.exposed.add(app)
+            limit = self.shown_chars
+            if limit is None or shown(answer, limit, self._goal):
+                self.shown.add(app)
 
     def traces(self) -> list[Any]:
         """The calls that ran, as AgentDojo ``FunctionCall`` objects."""

@@ -1,6 +1,6 @@
-"""The Ray cluster of a sharded benchmark: Ray imported on demand, a local cluster started or a
-running one joined, and the one-line errors for Ray missing or an address no cluster answers
-on (Ray itself would wait minutes)."""
+"""The Ray cluster of a sharded benchmark: Ray imported on demand, a local cluster started (on
+127.0.0.1 only) or a running one joined, and the one-line errors for Ray missing or an address
+no cluster answers on (Ray itself would wait minutes)."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def connect(ray: Any, options: RayOptions, workers: int) -> bool:
         "configure_logging": False,
     }
     if options.address is None:
-        ray.init(address=LOCAL, num_cpus=workers, **settings)
+        start_local(ray, workers, **settings)
         return True
     try:
         ray.init(address=options.address, **settings)
@@ -78,3 +78,20 @@ def connect(ray: Any, options: RayOptions, workers: int) -> bool:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"cannot join the Ray cluster at {options.address}: {first}") from None
     return True
+
+
+def start_local(ray: Any, workers: int, **settings: Any) -> None:
+    """Start a one-node Ray cluster with ``workers`` CPUs whose processes (GCS, raylet, workers,
+    agents) listen on 127.0.0.1 only: no other node joins a cluster a run owns.
+
+    Ray 2.60 listens on the address it takes for the node's, and ``ray.init`` turns a loopback
+    address given as ``_node_ip_address`` into the outward one; its own single-node mode (the
+    default on macOS and Windows, ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``) takes 127.0.0.1. That
+    switch is read when the cluster starts, so it is set only for this call."""
+    constants = ray._private.ray_constants
+    multi_node = constants.ENABLE_RAY_CLUSTER
+    constants.ENABLE_RAY_CLUSTER = False
+    try:
+        ray.init(address=LOCAL, num_cpus=workers, **settings)
+    finally:
+        constants.ENABLE_RAY_CLUSTER = multi_node

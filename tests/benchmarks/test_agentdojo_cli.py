@@ -7,12 +7,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from apps.agentdojo import load_suites
+from apps.agentdojo_catalog import AGENTDOJO_APPS
 from cli.main import cli
+from modelclient import StubServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,6 +48,43 @@ def test_attack_run_reports_the_three_measures(tmp_path: Path) -> None:
     code, out, _ = bench(*args, "--model", "oracle", "-q", "--out", str(tmp_path))
     assert code == 0, out
     assert "utility under attack 100.0%, attack success 0.0% (0/2)" in out
+
+
+def _tools_offered(request: dict[str, Any]) -> set[str]:
+    """The tools an action request lets the model call (none for other requests)."""
+    schema = (request.get("response_format") or {}).get("json_schema") or {}
+    if schema.get("name") != "action":
+        return set()
+    branches = schema["schema"].get("anyOf", [schema["schema"]])
+    return {b["properties"]["tool"]["const"] for b in branches} - {"finish"}
+
+
+def test_a_served_model_runs_both_arms_and_staff_see_only_their_apps_tools(
+    tmp_path: Path,
+) -> None:
+    apps = {app.name: set(app.tools) for app in AGENTDOJO_APPS["banking"]}
+    every_tool = set().union(*apps.values())
+    args = ("--suite", "banking", "--attack", "important_instructions", "--limit", "1")
+    offered: dict[str, list[set[str]]] = {}
+    with StubServer() as stub:
+        for agent in ("steward", "single"):
+            start = len(stub.requests)
+            code, out, err = bench(
+                *args, "--injections", "1", "--agent", agent, "--base-url", stub.url,
+                "--model", "stub-model", "--no-autostart", "--json", "-q", "--out", str(tmp_path),
+            )  # fmt: skip
+            assert code == 0, err
+            summary = json.loads(out)
+            assert summary["model"] == "stub-model" and summary["cases"] == 2
+            assert summary["per_case"]["model_calls"] > 0
+            assert summary["per_case"]["prompt_tokens"] > 0
+            offered[agent] = [t for r in stub.requests[start:] if (t := _tools_offered(r))]
+    assert offered["steward"] and offered["single"]
+    assert all(any(tools <= own for own in apps.values()) for tools in offered["steward"])
+    assert all(tools == every_tool for tools in offered["single"])
+    table = (tmp_path / "results.md").read_text()
+    assert "| single | stub-model | important_instructions |" in table
+    assert "| steward | stub-model | important_instructions |" in table
 
 
 def test_unknown_attack_lists_the_attacks() -> None:

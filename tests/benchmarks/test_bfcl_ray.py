@@ -28,12 +28,14 @@ from benchmarks.bfcl import BenchConfig, BfclTask, OracleSource
 from benchmarks.bfcl.harness import Harness
 from benchmarks.bfcl.models import PoolSource
 from benchmarks.bfcl.oracle import OracleModels
+from benchmarks.bfcl.ray_cluster import start_local
 from benchmarks.bfcl.ray_shard import RayOptions
 from cli.main import cli
 from core.errors import RunError, UserError
 from memory.runs import RunStore
 from modelclient import EndpointConfig, ModelsConfig, StubServer
 from modelclient.stub import free_port
+from tests.benchmarks.procs import descendants, listening
 
 
 def ray_installed() -> bool:
@@ -50,20 +52,15 @@ needs_ray = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """One local Ray cluster with 2 CPUs for the module; its workers get a private home."""
+    """One local Ray cluster with 2 CPUs for the module, started as ``--ray`` starts one (on
+    127.0.0.1); its workers get a private home. Shut down at the end of the module."""
     import ray
 
     home = tmp_path_factory.mktemp("ray-home")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("STEWARD_HOME", str(home / "home"))
         env.setenv("STEWARD_CACHE", str(home / "cache"))
-        ray.init(
-            address="local",
-            num_cpus=2,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
+        start_local(ray, 2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     # the test module travels by value: workers cannot import it by name
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
@@ -112,6 +109,14 @@ class CrashingSource(OracleSource):
             self.marker.touch()
             os._exit(1)
         return super().for_task(task, compound=compound, max_calls=max_calls)
+
+
+@needs_ray
+def test_the_local_cluster_listens_on_127_0_0_1_only(ray_cluster: None) -> None:
+    ours = {os.getpid(), *descendants(os.getpid())}  # the driver listens too
+    ray_sockets = [s for s in listening(ours) if s[0] in ("gcs_server", "raylet")]
+    assert {s[0] for s in ray_sockets} == {"gcs_server", "raylet"}
+    assert {address for _, address, _ in listening(ours)} == {"127.0.0.1"}
 
 
 @needs_ray

@@ -48,6 +48,18 @@ def test_the_demo_run_renders_with_its_graph_and_timeline(
     assert count(browser, ".tl-row .attempt.bad") == 1
     assert count(browser, "#subtasks tbody tr") == 3
     assert count(browser, "#calls tbody tr") == 14
+    # a node's texts stay inside its box: the tweet's long instruction is cut, whole in its title
+    widest = "Math.max(...Array.from(document.querySelectorAll('.node text'), t => t.getComputedTextLength()))"
+    assert browser.evaluate(widest) <= browser.evaluate(
+        "Number(document.querySelector('svg.graph').dataset.nodeWidth) - 20"
+    )
+    s2 = "document.querySelector('.node[data-id=s2] text:nth-of-type(2)').textContent"
+    assert browser.evaluate(s2).startswith("Tweet '<script>") and browser.evaluate(s2).endswith(
+        "\u2026"
+    )
+    assert HOSTILE in browser.evaluate(
+        "document.querySelector('.node[data-id=s2] title').textContent"
+    )
     assert browser.evaluate("window.stewardErrors") == []
     assert browser.errors() == []
 
@@ -83,12 +95,22 @@ def test_html_in_app_data_is_shown_as_text_and_never_runs(
 
 
 def test_every_plan_of_a_replanned_run_is_shown(browser: Browser, tmp_path: Path) -> None:
+    record = replanned_record()
+    flow = "the note's id is N1, and it says to buy milk, eggs and bread"
+    next(s for s in record.subtasks if s.id == "a").key_info = flow
     page = tmp_path / "replan.html"
-    page.write_text(render_page(build_view(replanned_record())))
+    page.write_text(render_page(build_view(record)))
     open_page(browser, page)
     assert count(browser, ".tabs .tab") == 2
     assert count(browser, "svg.graph .node") == 2  # the latest plan first
     assert count(browser, "svg.graph .node.replanned") == 1
+    # the edge says what flows along it, cut to the room between columns, whole in its title
+    label = browser.evaluate("document.querySelector('.edge .edge-label').textContent")
+    assert flow.startswith(label[:-1]) and label.endswith("\u2026")
+    room = "Number(document.querySelector('svg.graph').dataset.gap) - 12"
+    width = "document.querySelector('.edge .edge-label').getComputedTextLength()"
+    assert 0 < browser.evaluate(width) <= browser.evaluate(room)
+    assert browser.evaluate("document.querySelector('.edge title').textContent").endswith(flow)
     click(browser, ".tab[data-plan='0']")
     assert count(browser, "svg.graph .node") == 3
     assert count(browser, "svg.graph .node.st-failed") == 1

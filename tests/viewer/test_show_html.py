@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 
-from cli.main import StewardGroup, load_command
-from cli.show_html import html_option, show_html
+from cli.main import cli as steward
 from tests.viewer.demo import HOSTILE
-
-
-@click.group(cls=StewardGroup)
-def steward() -> None:
-    """The CLI's group with a `show` taking --html as cli/inspect_cmd.py's does."""
-
-
-@steward.command()
-@click.argument("run_id")
-@html_option
-def show(run_id: str, html: str | None) -> None:
-    if html is not None:
-        show_html(run_id, html or None)
 
 
 def tags(text: str) -> list[str]:
@@ -65,14 +49,8 @@ def test_a_missing_run_is_a_one_line_error(tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
 
 
-def test_steward_show_takes_html_once_wired(demo: str, tmp_path: Path) -> None:
-    """The real command, once cli/inspect_cmd.py takes the option."""
-    command = load_command("cli.inspect_cmd:show")
-    if "html" not in {p.name for p in command.params}:
-        pytest.skip("steward show has no --html yet (cli/inspect_cmd.py)")
-    from cli.main import cli
-
-    target = tmp_path / "out.html"
-    result = CliRunner().invoke(cli, ["show", demo, "--html", str(target)])
+def test_the_html_option_leaves_the_other_outputs_alone(demo: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(steward, ["show", demo[:8]])
     assert result.exit_code == 0, result.output
-    assert os.path.getsize(target) > 10_000
+    assert demo in result.output and "<html" not in result.output
+    assert not list(tmp_path.glob("*.html"))

@@ -47,15 +47,16 @@ def bench_folder(folder: Path, run_id: str) -> Path:
     turns = [TurnResult(index=i, instruction=f"turn {i}", run_id=run_id, status="succeeded")
              for i in range(3)]  # fmt: skip
     tasks = [
-        TaskResult(id="multi_turn_base_0", category="multi_turn_base", agent="steward",
+        TaskResult(id="multi_turn_base_2", category="multi_turn_base", agent="steward",
                    mode="turns", model="m", valid=True, turns_passed=3, turn_count=3,
                    turns=turns),
-        TaskResult(id="multi_turn_base_1", category="multi_turn_base", agent="steward",
+        TaskResult(id="multi_turn_base_10", category="multi_turn_base", agent="steward",
                    mode="turns", model="m", valid=False, failed_turn=1, turns_passed=1,
                    turn_count=3, error_message="state mismatch <b>", turns=turns),
     ]  # fmt: skip
-    lines = [t.model_dump_json() for t in tasks] + ["not json", '{"no": "id"}']
+    lines = [t.model_dump_json() for t in reversed(tasks)] + ["not json", '{"no": "id"}']
     (folder / "multi_turn_base__steward__turns__m.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "memory.db.learned.jsonl").write_text('{"index": 2}\n')  # a memory's ledger
     return folder
 
 
@@ -76,6 +77,7 @@ def test_the_start_page_lists_the_runs_and_results(server: UiServer, demo: str) 
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert f'href="/run/runs/{demo}"' in page
     assert "multi_turn_base__steward__turns__m.jsonl" in page
+    assert "learned" not in page  # the memory's ledger is no results file
     assert "script" not in headers["Content-Security-Policy"]
     status, _, data = get(server.url + "api/runs")
     assert [r["run_id"] for r in json.loads(data)["runs"]] == [demo]
@@ -91,8 +93,38 @@ def test_a_results_page_gives_pass_or_fail_per_turn_linked_to_runs(
     assert page.count('class="cell pass"') == 4 and page.count('class="cell fail"') == 1
     assert page.count('class="cell unchecked"') == 1
     assert "state mismatch &lt;b&gt;" in page
+    assert page.index('data-task="multi_turn_base_2"') < page.index(
+        'data-task="multi_turn_base_10"'
+    )
     status, _, run_page = get(server.url + f"run/bench-0/{demo}")
     assert status == 200 and demo in run_page
+
+
+def test_an_agentdojo_results_page_gives_each_case_its_run(demo: str, tmp_path: Path) -> None:
+    from benchmarks.agentdojo.results import CaseResult
+
+    folder = bench_folder(tmp_path / "dojo", demo)
+    (folder / "multi_turn_base__steward__turns__m.jsonl").unlink()
+    cases = [
+        CaseResult(id="banking/user_task_0", suite="banking", user_task="user_task_0",
+                   agent="steward", model="m", utility=True, run_id=demo),
+        CaseResult(id="banking/user_task_0/injection_task_1/direct", suite="banking",
+                   user_task="user_task_0", injection_task="injection_task_1", attack="direct",
+                   agent="steward", model="m", utility=False, security=True, run_id=demo),
+    ]  # fmt: skip
+    (folder / "steward__m.jsonl").write_text("".join(c.model_dump_json() + "\n" for c in cases))
+    ui = UiServer(UiSources(store=data_dir() / "runs.db", bench=[folder]))
+    ui.start()
+    try:
+        status, _, page = get(ui.url + "bench/0/steward__m.jsonl")
+    finally:
+        ui.shutdown()
+        ui.server_close()
+    assert status == 200 and "2 tasks, 1 passed." in page
+    assert "<th>run</th>" in page and "turn 0" not in page
+    assert page.count(f'href="/run/bench-0/{demo}"') == 2
+    assert page.count('class="cell pass"') == 1 and page.count('class="cell fail"') == 1
+    assert "attacked (direct): the attacker&#x27;s goal was reached" in page
 
 
 def test_a_run_page_is_live_and_its_data_has_an_etag(server: UiServer, demo: str) -> None:

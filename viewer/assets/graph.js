@@ -8,6 +8,8 @@ function drawGraph(plan, pick, selected) {
     width: plan.width,
     height: plan.height,
     viewBox: "0 0 " + plan.width + " " + plan.height,
+    "data-node-width": W,
+    "data-gap": plan.node.gap,
     role: "img",
     "aria-label": plan.label + ": " + plan.nodes.length + " subtasks",
   });
@@ -30,9 +32,8 @@ function drawGraph(plan, pick, selected) {
     const g = svg("g", { class: "edge", "data-from": edge.from, "data-to": edge.to },
       svg("title", {}, edge.from + " \u2192 " + edge.to + flow),
       svg("path", { d: path, "marker-end": "url(#arrow)" }));
-    if (edge.label) {
-      g.appendChild(svg("text", { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 4, class: "edge-label",
-        "text-anchor": "middle" }, short(edge.label, 22)));
+    if (edge.label) {  // where the edge leaves its producer: every edge from it says the same
+      g.appendChild(svg("text", { x: x1 + 6, y: y1 - 5, class: "edge-label" }, short(edge.label, 40)));
     }
     root.appendChild(g);
   }
@@ -58,6 +59,30 @@ function drawGraph(plan, pick, selected) {
     root.appendChild(g);
   }
   return h("div", { class: "graph-wrap" }, root);
+}
+
+// Shortens the texts of the graph's nodes wider than their box, and the edges' labels wider
+// than the room between columns (with an ellipsis; the whole text is the tooltip). Every width is read before any text is changed, so the
+// page is laid out once however many nodes there are.
+function fitGraphText(root) {
+  const graph = root.querySelector("svg.graph");
+  if (!graph) return;
+  const nodeRoom = Number(graph.dataset.nodeWidth) - 20;
+  const edgeRoom = Number(graph.dataset.gap) - 12;
+  let texts = Array.from(graph.querySelectorAll(".node text, .edge-label"));
+  const room = (t) => (t.classList.contains("edge-label") ? edgeRoom : nodeRoom);
+  for (let pass = 0; pass < 3 && texts.length; pass++) {
+    const widths = texts.map((t) => t.getComputedTextLength());
+    const wide = [];
+    texts.forEach((t, i) => {
+      if (widths[i] <= room(t)) return;
+      const text = t.textContent.replace(/\u2026$/, "");
+      const keep = Math.floor((text.length * room(t)) / widths[i]) - 1;
+      t.textContent = text.slice(0, Math.max(1, Math.min(text.length - 1, keep))).trimEnd() + "\u2026";
+      wide.push(t);
+    });
+    texts = wide;
+  }
 }
 
 function drawPlans(view, state, pick, choose) {

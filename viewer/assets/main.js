@@ -58,6 +58,7 @@ function render() {
     drawCalls(allCalls(view)),
     section("Memory used", "memory", drawMemory(view.memory)),
     section("App changes", "apps", drawApps(view.apps)));
+  fitGraphText(root);
   document.title = "Steward run " + view.run.id + " (" + view.run.status + ")";
   document.body.dataset.rendered = String(Number(document.body.dataset.rendered || 0) + 1);
 }

@@ -58,7 +58,8 @@ function drawTimeline(timeline, pick, selected) {
   }
   return [
     h("div", { class: "legend" }, h("span", { class: "key call" }, "model call"),
-      h("span", { class: "key tool" }, "tool call"), h("span", { class: "key attempt-bad" }, "failed attempt"),
+      h("span", { class: "key evaluate" }, "verdict call"), h("span", { class: "key tool" }, "tool call"),
+      h("span", { class: "key attempt-ok" }, "attempt"), h("span", { class: "key attempt-bad" }, "failed attempt"),
       h("span", { class: "muted" }, " total " + secs(duration) + "; hover for tokens and latency, click a row for its history")),
     h("div", { class: "timeline" }, rows),
   ];
