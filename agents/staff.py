@@ -152,15 +152,14 @@ class StaffAgent:
             self.settings.observation_chars,
             earlier=earlier,
         )
-        waiting = attempt.steps.pop()
+        waiting = attempt.steps[-1]  # stays ``pending`` in the record until its call ended
         try:
             step = await self._decided(waiting)
         except ApprovalPending:
-            attempt.steps.append(waiting)
             attempt.status = "waiting"
             attempt.ended_at = time.time()
             raise
-        attempt.steps.append(step)
+        attempt.steps[-1] = step
         self._notify(step)
         return await self._steps(attempt, task, done=len(attempt.steps))
 

@@ -183,10 +183,13 @@ class WaitPoint:
 def wait_points(
     details: Mapping[str, SubtaskRecord], journal: ActionJournal
 ) -> dict[str, WaitPoint]:
-    """The subtasks whose stored record says they stopped for an approval, by id."""
+    """The subtasks whose stored record says they stopped for an approval, by id: their last
+    step is the ``pending`` call (waiting, or killed while the approved call was under way)."""
     points = {}
     for sid, record in details.items():
-        if record.status != "waiting" or not record.history or not record.history[-1].steps:
+        if record.status in ("succeeded", "failed") or not record.history:
+            continue
+        if not record.history[-1].steps:
             continue
         step = record.history[-1].steps[-1]
         entry = journal.entries.get(step.action_id or "")

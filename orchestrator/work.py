@@ -160,11 +160,13 @@ class SubtaskWork(RunContext):
         """Put the attempt under way (if any) in ``record`` as it stopped: ``waiting`` for an
         approval, else interrupted (``budget``: a spent budget)."""
         current = staff.current
-        if current is not None and all(a is not current for a in record.history):
+        kept = current is not None and any(a is current for a in record.history)
+        if current is not None and (not kept or not current.ended_at):  # it was under way
             if status != "waiting":  # a waiting attempt says so itself
                 current.status = "budget" if status == "budget" else "interrupted"
             current.ended_at = current.ended_at or time.time()
-            record.history.append(current)
+            if not kept:
+                record.history.append(current)
         if status == "waiting":
             record.status = "waiting"
             record.ended_at = time.time()  # when the app was left (the resume restores it)

@@ -180,3 +180,40 @@ def test_on_a_terminal_the_person_is_asked(monkeypatch: pytest.MonkeyPatch) -> N
     record = record_of(invoke("show", run_id, "--json").stdout)
     assert record["approvals"][0]["approved"]["message"] == "At 5."
     assert "At 5." in json.dumps(record["apps"]["messaging"]["after"])
+
+
+def test_killed_while_asking_at_a_terminal_then_approved_from_a_new_process() -> None:
+    """The run waits at the terminal's prompt (its stop already checkpointed); it is killed
+    there, and ``steward approve`` in another process sends the message, once."""
+    import pty
+    import select
+    import signal
+
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [a for a in RUN if a != "--json"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from cli.main import main; main()", *args], env=env, cwd=ROOT,
+        stdin=terminal, stderr=terminal, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(terminal)
+    seen = b""
+    try:
+        while b"[a]pprove" not in seen:
+            ready, _, _ = select.select([controller], [], [], 60)
+            assert ready, f"no prompt; the terminal showed: {seen.decode(errors='replace')}"
+            seen += os.read(controller, 4096)
+        assert b"send_message" in seen and b"USR002" in seen
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+        os.close(controller)
+    listed = json.loads(steward("runs", "--waiting", "--json").stdout)["runs"]
+    assert len(listed) == 1 and listed[0]["pending_approvals"][0]["tool"] == "send_message"
+    done = steward("approve", listed[0]["run_id"], "--json")
+    assert done.returncode == 0, done.stderr
+    inbox = record_of(done.stdout)["apps"]["messaging"]["after"]["state"]["inbox"]
+    assert json.dumps(inbox).count(MESSAGE) == 1

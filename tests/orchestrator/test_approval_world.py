@@ -134,7 +134,7 @@ class Agents:
         task = messages[1].content.splitlines()[0]
         last = last_user(messages)
         self.prompts.append(last)
-        if last.startswith(("Observation:", "Error:")):
+        if last.startswith(("Observation:", "Error:", "Already done")):
             return act("finish", result=last[:60])
         if "Mail" in task:
             self.proposals += 1
