@@ -41,7 +41,10 @@ def setup(tmp_path: Path, *lines: Any, extra: str = "", **server: Any) -> tuple[
 
 
 def run(config: str, answers: str, *args: str) -> tuple[Result, dict[str, Any]]:
+    """``steward run`` on the scripted answers; the server's tools that write (destructive, as
+    MCP assumes of a tool that says nothing) run without asking: ``--approve=auto``."""
     argv = ["run", "Do it", "--model", f"script:{answers}", "--config", config, "--json"]
+    argv.append("--approve=auto")
     result = CliRunner().invoke(cli, [*argv, "--no-memory", "-q", *args], catch_exceptions=False)
     return result, json.loads(result.stdout[result.stdout.index("{") :])
 

@@ -217,3 +217,26 @@ def test_killed_while_asking_at_a_terminal_then_approved_from_a_new_process() ->
     assert done.returncode == 0, done.stderr
     inbox = record_of(done.stdout)["apps"]["messaging"]["after"]["state"]["inbox"]
     assert json.dumps(inbox).count(MESSAGE) == 1
+
+
+def test_the_config_and_the_environment_set_the_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[approval]\ntools = ["<app:messaging>.get_user_*"]\n')
+    result = invoke(*RUN, "-q", "--config", str(config))
+    assert result.exit_code == 4, result.output
+    record = record_of(result.stdout)
+    assert [(a["id"], a["tool"]) for a in record["approvals"]] == [("s1.1.1", "get_user_id")]
+    assert record["settings"]["approval"]["tools"] == ["<app:messaging>.get_user_*"]
+
+    monkeypatch.setenv("STEWARD_APPROVE", "auto")
+    assert invoke(*RUN, "-q", "--config", str(config)).exit_code == 0
+    config.write_text('[approval]\npolicy = "maybe"\n')
+    bad = invoke(*RUN, "-q", "--config", str(config), "--approve", "deny")
+    assert bad.exit_code == 0  # --approve wins over the environment and the file's policy
+    monkeypatch.delenv("STEWARD_APPROVE")
+    bad = invoke(*RUN, "-q", "--config", str(config))
+    assert bad.exit_code == 2 and "approval policy: Input should be 'ask', 'auto' or 'deny'" in (
+        one_line_error(bad)
+    )
