@@ -329,7 +329,9 @@ def bfcl(
         click.echo(json.dumps(data, indent=2))
     else:
         _show(summary)
-        if runner is not None:
+        if runner is not None and not runner.nodes:
+            click.echo(f"runner: Ray at {runner.address}: nothing left to run, no cluster started")
+        elif runner is not None:
             click.echo(
                 f"runner: Ray at {runner.address} ({runner.nodes} node(s), {runner.cpus:g} CPUs, "
                 f"{runner.in_flight} task(s) at once; started in {runner.startup_s:.1f} s)"

@@ -27,10 +27,7 @@ log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$OUT/progress.log" >&2; }
 log "train the steward arm: $ROLES, $BUDGET steps in all"
 $STEWARD train --teacher bfcl --category multi_turn_base --tasks even --arm steward \
   --roles "$ROLES" --budget-steps "$BUDGET" --out "$OUT/train" --json -q > "$OUT/train-steward.json"
-log "train the single-agent arm: $BUDGET steps"
-$STEWARD train --teacher bfcl --category multi_turn_base --tasks even --arm single \
-  --budget-steps "$BUDGET" --out "$OUT/train" --json -q > "$OUT/train-single.json"
-log "serve every expert"
+log "serve the experts trained so far"
 $STEWARD serve >> "$OUT/progress.log" 2>&1
 cat > "$OUT/single-expert.toml" <<'TOML'
 [roles."<app:all>"]
@@ -45,11 +42,20 @@ bench() {  # ARM CATEGORY LIMIT ARGS...
   $STEWARD bench bfcl --category "$category" --tasks odd --limit "$limit" --concurrency "$CONC" \
     --out "$OUT/eval/$arm" -q --json "$@" > "$OUT/eval/$arm.$category.json"
 }
+train_single() {
+  log "train the single-agent arm: $BUDGET steps"
+  $STEWARD train --teacher bfcl --category multi_turn_base --tasks even --arm single \
+    --budget-steps "$BUDGET" --out "$OUT/train" --json -q > "$OUT/train-single.json"
+  $STEWARD serve >> "$OUT/progress.log" 2>&1  # restarted with the new adapter
+}
 for limit in $ROUNDS; do
   for category in $CATEGORIES; do
     STEWARD_EXPERTS=0 bench steward-untrained "$category" "$limit" --agent no-memory
     bench steward-trained "$category" "$limit" --agent no-memory
     STEWARD_EXPERTS=0 bench single-untrained "$category" "$limit" --agent single
+  done
+  [ -s "$OUT/train-single.json" ] || train_single  # the fourth arm's training, after the first round
+  for category in $CATEGORIES; do
     STEWARD_EXPERTS=0 bench single-trained "$category" "$limit" --agent single \
       --config "$OUT/single-expert.toml"
   done

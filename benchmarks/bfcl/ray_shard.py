@@ -72,6 +72,8 @@ class RayReport(BaseModel):
     address: str
     """``local`` (a cluster this run started), or the cluster's address."""
     nodes: int
+    """Live nodes of the cluster (0: nothing was left to run, so no cluster was started or
+    joined)."""
     cpus: float
     """CPUs of the cluster."""
     in_flight: int
@@ -199,6 +201,16 @@ async def run_sharded(
     """Run ``todo`` on Ray, ``concurrency`` Ray tasks at a time; ``save`` each result."""
     ray = import_ray()
     workers = harness.config.concurrency
+    if not todo:  # every task is in the results already: no cluster to start
+        address = options.address or LOCAL
+        return RayReport(
+            address=address,
+            nodes=0,
+            cpus=0,
+            in_flight=workers,
+            startup_s=0,
+            max_retries=options.max_retries,
+        )
     started = time.monotonic()
     owned = connect(ray, options, workers)
     resources = ray.cluster_resources()

@@ -160,6 +160,8 @@ def test_resume_works_across_local_and_ray_and_other_settings_are_refused(
     again = run(config(out, limit=4), ray=RayOptions())  # and one more, on Ray
     assert len(lines(again)) == 4 and again.ray_report is not None
     assert again.ray_report.tasks == 1
+    nothing_left = run(config(out, limit=4), ray=RayOptions()).ray_report
+    assert nothing_left is not None and (nothing_left.nodes, nothing_left.tasks) == (0, 0)
     other = config(out, limit=5, settings=AgentSettings(max_steps=5))
     with pytest.raises(UserError, match="other settings"):
         run(other, ray=RayOptions())

@@ -54,3 +54,7 @@ def test_the_command_starts_a_local_cluster_and_stops_it(tmp_path: Path) -> None
     while (left := marked(marker)) and time.monotonic() < deadline:
         time.sleep(0.5)  # Ray's processes take a moment to exit after the driver
     assert not left, [(pid, name(pid)) for pid in left]
+    again = subprocess.run(
+        [*command[:-2], "-q"], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "runner: Ray at local: nothing left to run, no cluster started" in again.stdout

@@ -164,11 +164,9 @@ def test_a_port_in_use_says_so(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         with pytest.raises(UserError, match=f"port {port} on 127.0.0.1 is in use"):
             UiServer(UiSources(store=tmp_path / "runs.db"), port=port)
-        from cli.main import StewardGroup
-        from cli.ui_cmd import ui
+        from cli.main import cli
 
-        group = StewardGroup(commands={"ui": ui})
-        result = CliRunner().invoke(group, ["ui", "--port", str(port)])
+        result = CliRunner().invoke(cli, ["ui", "--port", str(port)])
         assert result.exit_code == 2
         assert (
             result.output.strip()
@@ -179,8 +177,8 @@ def test_a_port_in_use_says_so(tmp_path: Path) -> None:
 
 def test_steward_ui_serves_a_page_that_lists_the_run(demo: str) -> None:
     """The command itself, in its own process, on a free port."""
-    code = "import sys; from cli.ui_cmd import ui; ui(sys.argv[1:])"
-    with subprocess.Popen([sys.executable, "-c", code, "--port", "0"], cwd=ROOT,
+    code = "import sys; from cli.main import cli; cli(sys.argv[1:])"
+    with subprocess.Popen([sys.executable, "-c", code, "ui", "--port", "0"], cwd=ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:  # fmt: skip
         try:
             assert process.stdout is not None

@@ -35,8 +35,8 @@ function drawAttempt(a, texts) {
     h("td", { class: "num" }, i + 1), h("td", {}, s.tool),
     h("td", {}, h("pre", {}, s.tool === "finish" ? s.result : s.arguments)),
     h("td", {}, h("pre", {}, s.error ? "error: " + s.error : s.observation)),
-    h("td", {}, [s.repeated ? "repeated" : "", s.refused ? "refused" : "", s.reused ? "reused " + s.reused : "",
-      s.action_id || ""].filter(Boolean).join(", ")), h("td", { class: "num" }, secs(s.latency_s))));
+    h("td", {}, [s.action_id || "", s.repeated ? "repeated" : "", s.refused ? "refused" : "",
+      s.reused ? "reused " + s.reused : ""].filter(Boolean).join(", ")), h("td", { class: "num" }, secs(s.latency_s))));
   const calls = [...a.calls, ...(v && v.call ? [v.call] : [])];
   return h("div", { class: "attempt-box " + (v && v.success ? "ok" : "bad") },
     h("h4", {}, head),
@@ -46,7 +46,7 @@ function drawAttempt(a, texts) {
       ["overridden", v ? v.overridden : ""], ["carried", a.carried.join(", ")],
       ["rolled back", a.rolled_back ? "yes: the app was put back as before the subtask" : ""],
       ["tokens", a.usage.prompt_tokens + " in / " + a.usage.completion_tokens + " out in " + a.usage.calls + " calls"]]),
-    steps.length ? table(["#", "tool", "arguments", "observation", "flags", "latency"], steps, "steps") : h("p", { class: "muted" }, "No steps."),
+    steps.length ? table(["#", "tool", "arguments", "observation", "action id, flags", "latency"], steps, "steps") : h("p", { class: "muted" }, "No steps."),
     calls.length ? table(CALL_HEADERS, calls.map(callRow)) : null,
     calls.map((c) => promptBlock(c, texts)),
     a.changes.length ? h("ul", { class: "changes" }, a.changes.map((c) => h("li", {}, c))) : null);
