@@ -27,7 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("cli.serve_cmd:serve", "Start, inspect or stop the embedded vLLM CPU server."),
     "memory": ("cli.memory_cmd:memory", "Inspect, search, export and prune the memory."),
     "train": ("cli.train_cmd:train", "Distil verified runs into LoRA experts, one per task token."),
-    "mcp-serve": ("cli.mcp_serve_cmd:mcp_serve", "Serve Steward over MCP (stdio or streamable HTTP)."),
+    "mcp-serve": (
+        "cli.mcp_serve_cmd:mcp_serve",
+        "Serve Steward over MCP (stdio or streamable HTTP).",
+    ),
     "endpoints": ("cli.endpoints_cmd:endpoints", "Probe each role's model endpoints (replicas)."),
     "ui": ("cli.ui_cmd:ui", "Serve the run viewer on 127.0.0.1: runs, graphs, timelines."),
 }
