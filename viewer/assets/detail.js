@@ -38,7 +38,7 @@ function drawAttempt(a, texts) {
     h("td", {}, [s.action_id || "", s.repeated ? "repeated" : "", s.refused ? "refused" : "",
       s.reused ? "reused " + s.reused : ""].filter(Boolean).join(", ")), h("td", { class: "num" }, secs(s.latency_s))));
   const calls = [...a.calls, ...(v && v.call ? [v.call] : [])];
-  return h("div", { class: "attempt-box " + (v && v.success ? "ok" : "bad") },
+  return h("div", { class: "attempt-box " + (v ? (v.success ? "ok" : "bad") : "open") },
     h("h4", {}, head),
     kv([["time", secs(a.start) + " \u2192 " + secs(a.end)], ["tips given", a.tips],
       ["inputs", Object.entries(a.inputs).map(([k, x]) => k + ": " + x).join("\n")],

@@ -97,7 +97,7 @@ function drawPlans(view, state, pick, choose) {
   return [
     h("div", { class: "tabs" }, tabs),
     unplaced.length ? h("p", { class: "muted" }, "Plans made by a fallback (which plan is not recorded): " + unplaced.join(", ")) : null,
-    h("div", { class: "legend" }, ["pending", "running", "succeeded", "failed", "skipped"].map(
+    h("div", { class: "legend" }, ["pending", "running", "waiting", "succeeded", "failed", "skipped"].map(
       (s) => h("span", { class: "key st-" + s }, s)), h("span", { class: "key replanned" }, "re-planned"),
       h("span", { class: "key fallback" }, "fallback")),
     drawGraph(plan, pick, state.selected),

@@ -1,7 +1,7 @@
 // The page: reads the run's view data, draws every section, and (served by `steward ui`)
 // polls for a newer view while the run goes on.
 const FINAL = ["succeeded", "failed", "budget_exceeded", "error"];
-const state = { view: null, plan: null, selected: null, live: null, etag: null, updated: null };
+const state = { view: null, plan: null, selected: null, live: null, etag: null, updated: null, checked: null };
 
 function readJson(id) {
   const el = document.getElementById(id);
@@ -24,8 +24,12 @@ function drawHeader(run) {
 function liveText() {
   if (!state.live) return "";
   const when = state.updated ? state.updated.toLocaleTimeString() : "";
+  const checked = state.checked ? state.checked.toLocaleTimeString() : "";
   if (state.live.failed) return "live: the server does not answer; retrying";
-  return FINAL.includes(state.view.run.status) ? "live: the run has ended (checked " + when + ")"
+  if (state.view.run.status === "waiting") {
+    return "live: the run waits for a person's decision (steward approve " + state.view.run.id + "; checked " + checked + ")";
+  }
+  return FINAL.includes(state.view.run.status) ? "live: the run has ended (checked " + checked + ")"
     : "live: updating while the run goes on (last change " + when + ")";
 }
 
@@ -69,6 +73,7 @@ async function poll() {
     const headers = state.etag ? { "If-None-Match": state.etag } : {};
     const answer = await fetch(live.url, { headers: headers, cache: "no-store" });
     live.failed = false;
+    state.checked = new Date();
     if (answer.status === 200) {
       state.etag = answer.headers.get("ETag");
       state.view = await answer.json();
@@ -82,7 +87,8 @@ async function poll() {
   }
   const line = document.getElementById("live");
   if (line) line.textContent = liveText();
-  const wait = FINAL.includes(state.view.run.status) ? live.slow_ms : live.interval_ms;
+  const status = state.view.run.status;
+  const wait = FINAL.includes(status) || status === "waiting" ? live.slow_ms : live.interval_ms;
   setTimeout(poll, wait);
 }
 
@@ -91,7 +97,7 @@ function start() {
   state.live = readJson("steward-live");
   if (state.live) {
     state.etag = state.live.etag || null;
-    state.updated = new Date();
+    state.updated = state.checked = new Date();
   }
   render();
   if (state.live) setTimeout(poll, state.live.interval_ms);
