@@ -8,8 +8,12 @@ import ipaddress
 import os
 from pathlib import Path
 
+import pytest
+
 PROC = Path("/proc")
 _LISTEN = "0A"  # the TCP state in /proc/net/tcp
+
+needs_proc = pytest.mark.skipif(not (PROC / "net" / "tcp").exists(), reason="reads Linux's /proc")
 
 
 def _pids() -> list[int]:

@@ -35,7 +35,7 @@ from core.errors import RunError, UserError
 from memory.runs import RunStore
 from modelclient import EndpointConfig, ModelsConfig, StubServer
 from modelclient.stub import free_port
-from tests.benchmarks.procs import descendants, listening
+from tests.benchmarks.procs import descendants, listening, needs_proc
 
 
 def ray_installed() -> bool:
@@ -112,6 +112,7 @@ class CrashingSource(OracleSource):
 
 
 @needs_ray
+@needs_proc
 def test_the_local_cluster_listens_on_127_0_0_1_only(ray_cluster: None) -> None:
     ours = {os.getpid(), *descendants(os.getpid())}  # the driver listens too
     ray_sockets = [s for s in listening(ours) if s[0] in ("gcs_server", "raylet")]

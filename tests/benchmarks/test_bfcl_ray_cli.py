@@ -12,13 +12,14 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.benchmarks.procs import listening, marked, name
+from tests.benchmarks.procs import listening, marked, name, needs_proc
 from tests.benchmarks.test_bfcl_ray import needs_ray
 
 STEWARD = [sys.executable, "-c", "from cli.main import main; main()"]
 
 
 @needs_ray
+@needs_proc
 def test_the_command_starts_a_local_cluster_and_stops_it(tmp_path: Path) -> None:
     marker = f"STEWARD_RAY_TEST={uuid.uuid4().hex}"  # passed down to every process it starts
     env = {
