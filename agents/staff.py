@@ -111,7 +111,20 @@ class StaffAgent(ActionExecution):
             carried=[e.id for e in earlier if e.in_effect or e.status == "reused"],
         )
         self.current = attempt
-        task = prompts.staff_task(
+        task = self._task(instruction, attempt, tips, expertise, earlier)
+        return await self._steps(attempt, task)
+
+    def _task(
+        self,
+        instruction: str,
+        attempt: Attempt,
+        tips: str,
+        expertise: str,
+        earlier: list[JournalEntry],
+    ) -> str:
+        """The subtask's opening prompt for ``attempt`` (what earlier attempts left in effect
+        included)."""
+        return prompts.staff_task(
             instruction,
             attempt.inputs,
             tips,
@@ -119,7 +132,6 @@ class StaffAgent(ActionExecution):
             self.settings.observation_chars,
             earlier=earlier,
         )
-        return await self._steps(attempt, task)
 
     async def resume(
         self, attempt: Attempt, instruction: str, *, tips: str = "", expertise: str = ""
@@ -136,14 +148,7 @@ class StaffAgent(ActionExecution):
         self.current = attempt
         attempt.status = "finished"
         attempt.ended_at = 0.0
-        task = prompts.staff_task(
-            instruction,
-            attempt.inputs,
-            tips,
-            expertise,
-            self.settings.observation_chars,
-            earlier=earlier,
-        )
+        task = self._task(instruction, attempt, tips, expertise, earlier)
         waiting = attempt.steps[-1]  # stays ``pending`` in the record until its call ended
         try:
             step = await self._decided(waiting)
