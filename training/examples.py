@@ -5,6 +5,16 @@ last attempt (its actions, its finish) and the verdict that accepted it. A call 
 re-asks is taken with its first prompt and its final, valid answer; a plan that only a repair
 in code or a fallback made valid is left out (the model never wrote it). Answers are written as
 the constrained decoder writes them: compact JSON, keys in the schema's order.
+
+A verdict that rejected an attempt is taken only from a teacher's run (``source`` starting
+with ``teacher:``), and only when the attempt's work is a strict prefix of the work of the
+attempt accepted later in the same subtask (so it really was short of it); the short
+attempt's tool calls, right as far as they went, are taken with it (not its early finish).
+The teacher rejects only attempts it played short on purpose, so its rejections are known to
+be right. In a user's own run a rejection is the model's judgement alone: the later success
+shows that the retry's work was enough, not that the rejected attempt's was not (a complete
+attempt may have been rejected, and its retry redone or added needless calls), so it is not
+taken.
 """
 
 from __future__ import annotations
@@ -15,11 +25,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.plan import SchedulingGraph
-from agents.records import RunRecord
+from agents.records import Attempt, RunRecord, SubtaskRecord
 from agents.steward import STEWARD
 from core.usage import CallRecord
 
 Purpose = Literal["plan", "replan", "act", "evaluate"]
+TEACHER_SOURCE = "teacher:"
+"""How the source of a teacher's examples starts (its rejections are verified)."""
 
 
 class Example(BaseModel):
@@ -87,6 +99,8 @@ def examples_from_record(record: RunRecord, *, source: str = "") -> list[Example
         last = sub.history[-1]
         if last.verdict is not None and not last.verdict.success:
             continue  # (no verdict: an agent without evaluation, verified by its run's status)
+        if source.startswith(TEACHER_SOURCE):
+            out += _rejections(sub, common)
         for call in last.calls:
             example = _example(call, sub.task_token, "act", **common)
             if example is not None:
@@ -96,6 +110,47 @@ def examples_from_record(record: RunRecord, *, source: str = "") -> list[Example
         if verdict is not None:
             out.append(verdict)
     return out
+
+
+def _rejections(sub: SubtaskRecord, common: dict[str, Any]) -> list[Example]:
+    """A teacher's verified rejections in a succeeded subtask: each rejected attempt whose
+    work is a strict prefix of the accepted attempt's, with its tool calls and its verdict."""
+    accepted = _work(sub.history, sub.history[-1])
+    out: list[Example] = []
+    for attempt in sub.history[:-1]:
+        verdict = attempt.verdict
+        if verdict is None or verdict.success or verdict.call is None:
+            continue
+        done = _work(sub.history, attempt)
+        if len(done) >= len(accepted) or accepted[: len(done)] != done:
+            continue
+        for call in attempt.calls:
+            example = _example(call, sub.task_token, "act", **common)
+            if example is not None and json.loads(example.answer).get("tool") != "finish":
+                out.append(example)
+        judged = _example(verdict.call, STEWARD, "evaluate", **common)
+        if judged is not None:
+            out.append(judged)
+    return out
+
+
+def _work(history: list[Attempt], attempt: Attempt) -> list[str]:
+    """The calls an attempt's work consists of, as ``tool {arguments}``: the calls of the
+    subtask's earlier attempts it found still in effect (carried over, not rolled back), then
+    the calls it made that ran without error (one that reused a carried call counts once)."""
+    position = next(i for i, a in enumerate(history) if a is attempt)
+    made = {s.action_id: s for a in history[:position] for s in a.steps if s.action_id}
+    carried = [made[i] for i in attempt.carried if i in made]
+    own = [
+        s
+        for s in attempt.steps
+        if s.action.tool != "finish" and not s.refused and s.error is None
+        if s.reused is None or s.reused not in made
+    ]
+    return [
+        f"{s.action.tool} {json.dumps(s.action.arguments, sort_keys=True, default=str)}"
+        for s in carried + own
+    ]
 
 
 def _model_wrote(call: CallRecord, record: RunRecord) -> bool:

@@ -54,17 +54,24 @@ class OracleSource:
     """Ground-truth replay (``broken`` drops the last call of every turn; ``teacher`` plays it
     as a good steward would, with compact prompts: see ``benchmarks.bfcl.teacher``)."""
 
-    def __init__(self, *, broken: bool = False, teacher: bool = False) -> None:
+    def __init__(
+        self, *, broken: bool = False, teacher: bool = False, reject_share: float | None = None
+    ) -> None:
         self.broken = broken
         self.teacher = teacher
+        self.reject_share = reject_share
+        """The teacher's share of subtasks attempted short, then rejected (``None``: its
+        default, see ``benchmarks.bfcl.teacher_reject``)."""
         self.label = TEACHER if teacher else ORACLE_BROKEN if broken else ORACLE
         self.scripted = True
 
     def for_task(self, task: BfclTask, *, compound: bool, max_calls: int) -> OracleModels:
         if self.teacher:
             from benchmarks.bfcl.teacher import TeacherModels
+            from benchmarks.bfcl.teacher_reject import REJECT_SHARE
 
-            return TeacherModels(task, max_calls=max_calls)
+            share = REJECT_SHARE if self.reject_share is None else self.reject_share
+            return TeacherModels(task, max_calls=max_calls, reject_share=share)
         return OracleModels(
             task, compound=compound, broken=self.broken, max_calls=max_calls, name=self.label
         )

@@ -111,7 +111,12 @@ class WorkerSpec:
 def worker_source(source: ModelSource) -> SourceFactory:
     """How a worker makes models like ``source``: the oracle's, or a pool on the same config."""
     if isinstance(source, OracleSource):
-        return functools.partial(OracleSource, broken=source.broken, teacher=source.teacher)
+        return functools.partial(
+            OracleSource,
+            broken=source.broken,
+            teacher=source.teacher,
+            reject_share=source.reject_share,
+        )
     if isinstance(source, PoolSource):
         return functools.partial(PoolSource, source.config)
     raise UserError(f"--ray runs the oracle models or served models, not {source.label!r}")

@@ -48,10 +48,17 @@ async def teacher_examples(
     arm: Arm = "steward",
     settings: AgentSettings | None = None,
     concurrency: int = 8,
+    reject_share: float | None = None,
     on_result: Callable[[TaskResult], None] | None = None,
 ) -> tuple[list[Example], TeachReport]:
     """Run the teacher on the tasks at ``indices`` of ``category`` (results and run records
-    go to ``out``) and return the examples of every turn the checker accepted."""
+    go to ``out``) and return the examples of every turn the checker accepted.
+
+    ``reject_share``: the share of subtasks the teacher first attempts short, so that its
+    verdicts teach rejection too (``None``: the teacher's default; none without retries)."""
+    settings = settings or AgentSettings()
+    if settings.max_retries < 1:  # a rejected attempt could not be retried: the turn would fail
+        reject_share = 0.0
     config = BenchConfig(
         category=category,
         agent="no-memory" if arm == "steward" else "single",
@@ -59,9 +66,9 @@ async def teacher_examples(
         concurrency=concurrency,
         out=out,
         learn=False,
-        settings=settings or AgentSettings(),
+        settings=settings,
     )
-    source = OracleSource(teacher=True)
+    source = OracleSource(teacher=True, reject_share=reject_share)
     await run_benchmark(config, source, on_result=on_result)
     results = read_results(out / f"{config.key(source.label)}.jsonl")
     store = RunStore(out / "runs.db")

@@ -12,7 +12,11 @@ examples (``steward train --teacher bfcl``):
 - a staff agent (routed by its task token) makes its app's ground-truth calls of the turn in
   order, then finishes with what the last call returned; the single-agent baseline makes all of
   the turn's calls;
-- a verdict is a success whose key information is what the attempt's last call returned.
+- a verdict is a success whose key information is what the attempt's last call returned;
+- it also teaches rejection (``benchmarks.bfcl.teacher_reject``): a share of the subtasks
+  (``reject_share``, chosen by a stable hash) is first attempted one call short, the verdict
+  rejects that attempt as incomplete with tips that say what is missing, and the retry plays
+  what is missing (all the calls if the attempt was rolled back) and is accepted.
 
 Its models say ``prompt_style = "compact"``, so the runtime renders the prompts a trained
 expert gets. It is a scripted model: what it teaches memory is marked so.
@@ -33,6 +37,14 @@ from benchmarks.bfcl.data import BfclTask, tool_index
 from benchmarks.bfcl.instructions import turn_text
 from benchmarks.bfcl.oracle import OracleModels
 from benchmarks.bfcl.single import SINGLE_TOKEN
+from benchmarks.bfcl.teacher_reject import (
+    REJECT_SHARE,
+    carried_over,
+    judged_token,
+    new_attempt,
+    rejection,
+    rejects,
+)
 from benchmarks.bfcl.world import TaskWorld
 from core.errors import ToolError
 from modelclient.base import ChatMessage, Model
@@ -49,17 +61,31 @@ KEY_CHARS = 200
 class TeacherModels(OracleModels):
     """The teacher's models for one task, fed turn by turn (see the module docs)."""
 
-    def __init__(self, task: BfclTask, *, max_calls: int = 7) -> None:
+    def __init__(
+        self, task: BfclTask, *, max_calls: int = 7, reject_share: float = REJECT_SHARE
+    ) -> None:
         super().__init__(task, compound=False, max_calls=max_calls, name=TEACHER)
+        self.reject_share = reject_share
+        """The share of subtasks attempted one call short first (then rejected and retried)."""
         self._shadow = TaskWorld(task, reveal_all=True)
         self._played = 0
         self._calls: dict[str, list[Call]] = {}
-        self._at: dict[str, int] = {}
+        self._left: dict[str, list[Call]] = {}
+        """Role -> the calls its current attempt has still to make."""
+        self._short: dict[str, Call] = {}
+        """Token -> the call its current attempt leaves out (until the verdict rejects it)."""
+        self._tried: set[str] = set()
+        """Tokens attempted short this turn."""
+        self._words: dict[str, str] = {}
+        """Token -> its subtask's instruction in this turn's plan."""
 
     def begin_turn(self, index: int) -> None:
         super().begin_turn(index)
         self._calls = {}
-        self._at = {}
+        self._left = {}
+        self._short = {}
+        self._tried = set()
+        self._words = {}
 
     def model_for(self, role: str) -> Model:
         model = self._models.get(role)
@@ -74,6 +100,10 @@ class TeacherModels(OracleModels):
     def _teacher_steward(self, messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
         props = (schema or {}).get("properties", {})
         if "success" in props:
+            pending = {t: self._words.get(t, "") for t in self._short}
+            short = self._short.pop(judged_token(messages, pending) or "", None)
+            if short is not None:
+                return rejection(short)
             return {
                 "success": True,
                 "failure_kind": "none",
@@ -112,6 +142,7 @@ class TeacherModels(OracleModels):
                     "needs": needs,
                 }
             )
+        self._words = {str(n["task_token"]): str(n["instruction"]) for n in nodes}
         return {"nodes": nodes}
 
     def _play(self, calls: list[Call]) -> list[Any]:
@@ -141,17 +172,33 @@ class TeacherModels(OracleModels):
     def _teacher_staff(
         self, role: str, messages: list[ChatMessage], schema: dict[str, Any] | None
     ) -> Any:
-        if role == SINGLE_TOKEN:  # the single-agent baseline does the whole turn itself
-            calls = self.segments[self.turn] if self.turn < len(self.segments) else []
-        else:
-            calls = self._calls.get(role, [])
-        at = self._at.get(role, 0)
-        self._at[role] = at + 1
-        if at < len(calls):
-            call = calls[at]
+        if role not in self._left or new_attempt(messages):
+            self._left[role] = self._attempt(role, messages)
+        left = self._left[role]
+        if left:
+            call = left.pop(0)
             return {"thought": "", "tool": call.tool, "arguments": dict(call.args)}
         result = _last_data(messages, "Observation:") or "done"
         return {"thought": "done", "tool": "finish", "result": result}
+
+    def _attempt(self, role: str, messages: list[ChatMessage]) -> list[Call]:
+        """The calls of an attempt that starts: all of the role's calls of the turn; one
+        short for a subtask picked for rejection (its first attempt); on the retry, what the
+        short attempt left out, or all of them when its calls were rolled back."""
+        if role == SINGLE_TOKEN:  # the single-agent baseline does the whole turn itself
+            return list(self.segments[self.turn] if self.turn < len(self.segments) else [])
+        calls = list(self._calls.get(role, []))
+        if role in self._tried:  # the retry (a verdict settled in code may not have judged)
+            self._short.pop(role, None)
+            return calls[-1:] if carried_over(messages) else calls
+        # an attempt with no call is known to its verdict by its instruction alone
+        words = self._words.get(role, "")
+        told = len(calls) > 1 or list(self._words.values()).count(words) == 1
+        if calls and told and rejects(self.task.id, self.turn, role, self.reject_share):
+            self._tried.add(role)
+            self._short[role] = calls[-1]
+            return calls[:-1]
+        return calls
 
 
 def _instructions(text: str, apps: list[str]) -> dict[str, str]:

@@ -20,8 +20,10 @@ from modelclient.testing import FunctionModel
 from tests.orchestrator.helpers import steward_fn, verdict
 from tests.orchestrator.test_run import CHAIN, judge_all_ok, make
 from training import examples_from_record, examples_from_store, write_examples
+from training.examples import Example
 
 CALL = re.compile(r"\b\w+\([^)]*=")
+TIPS = re.compile(r"^Advice from your last attempt: <data>(.*)</data>$")
 
 
 async def test_a_succeeded_run_gives_its_plan_actions_and_verdicts(tmp_path: Path) -> None:
@@ -64,11 +66,20 @@ def test_the_teacher_speaks_the_users_words_and_its_prompts_are_the_runtimes(
     summary = write_examples(tmp_path / "examples", examples)
     assert summary.roles["steward"] == len(plans) + sum(e.purpose == "evaluate" for e in examples)
 
-    # a trained expert at run time is sent exactly the prompt the example holds
-    first = next(e for e in examples if e.purpose == "act" and e.meta["turn"] == 0)
-    task = load_tasks("multi_turn_base", indices=[int(first.meta["task"].rsplit("_", 1)[1])])[0]
-    app = default_registry().get(first.role)
-    world = TaskWorld(task)
+    # a trained expert at run time is sent exactly the prompt the example holds: on a first
+    # attempt, and on a retry after the teacher's verdict rejected an attempt (with its tips)
+    turn0 = [e for e in examples if e.purpose == "act" and e.meta["turn"] == 0]
+    first = next(e for e in turn0 if "Advice from" not in e.messages[1]["content"])
+    retry = next(e for e in turn0 if "Advice from" in e.messages[1]["content"])
+    for example in (first, retry):
+        assert [m.model_dump() for m in _runtime_prompt(example)] == example.messages
+
+
+def _runtime_prompt(example: Example) -> list[ChatMessage]:
+    """What the runtime sends a trained expert opening an attempt at the example's subtask."""
+    task = load_tasks("multi_turn_base", indices=[int(example.meta["task"].rsplit("_", 1)[1])])
+    app = default_registry().get(example.role)
+    world = TaskWorld(task[0])
     seen: list[list[ChatMessage]] = []
 
     def expert(messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
@@ -77,6 +88,9 @@ def test_the_teacher_speaks_the_users_words_and_its_prompts_are_the_runtimes(
 
     model = FunctionModel(expert)
     model.prompt_style = "compact"
-    subtask = first.messages[1]["content"].splitlines()[0].removeprefix("Subtask: ")
-    asyncio.run(StaffAgent(app, world.world.get(app.name), model).attempt(subtask))
-    assert [m.model_dump() for m in seen[0]] == first.messages
+    lines = example.messages[1]["content"].splitlines()
+    subtask = lines[0].removeprefix("Subtask: ")
+    advice = next((TIPS.match(line) for line in lines if TIPS.match(line)), None)
+    tips = advice.group(1) if advice else ""
+    asyncio.run(StaffAgent(app, world.world.get(app.name), model).attempt(subtask, tips=tips))
+    return seen[0]
