@@ -22,10 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "approve": ("cli.approve_cmd:approve", "Approve or deny what a waiting run waits for."),
     "replay": ("cli.replay_cmd:replay", "Run a recorded run again on its recorded answers."),
     "runs": ("cli.inspect_cmd:runs", "List past runs, newest first."),
-    "show": (
-        "cli.inspect_cmd:show",
-        "Show one run: plan, subtasks, answer, usage, changes (--html: a page).",
-    ),
+    "show": ("cli.inspect_cmd:show", "Show one run: plan, subtasks, changes; --html: a page."),
     "agents": ("cli.inspect_cmd:agents", "List the specialists and their task tokens."),
     "serve": ("cli.serve_cmd:serve", "Start, inspect or stop the embedded vLLM CPU server."),
     "memory": ("cli.memory_cmd:memory", "Inspect, search, export and prune the memory."),
