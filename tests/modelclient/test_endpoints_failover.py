@@ -54,9 +54,9 @@ def replicas(stubs: list[PerfStub], latency_ms: float) -> EndpointConfig:
     )
 
 
-async def kill_when(answered: Callable[[], int], stub: PerfStub, after: int) -> None:
-    """Stop ``stub``'s process once ``after`` requests were answered in all."""
-    while answered() < after:
+async def kill_when(ready: Callable[[], bool], stub: PerfStub) -> None:
+    """Stop ``stub``'s process once ``ready()`` holds."""
+    while not ready():
         await asyncio.sleep(0.01)
     await asyncio.to_thread(stub.stop)
 
@@ -66,8 +66,14 @@ async def test_requests_finish_when_a_replica_dies_mid_run(stubs: list[PerfStub]
     async with OpenAIModel(replicas(stubs, 20)) as model:
         balancer = model._connections.balancer
 
-        def answered() -> int:
-            return sum(s.requests - s.errors for s in balancer.replicas.values())
+        def answered(url: str) -> int:
+            stats = balancer.stats(url)
+            return stats.requests - stats.errors
+
+        def ready() -> bool:
+            # the victim dies once it has done some work (a loaded machine can stall its
+            # thread, and the balancer rightly sends it less), and before the clients are done
+            return answered(victim.url) >= 5 or sum(map(answered, balancer.replicas)) >= 60
 
         async def client() -> int:
             done = 0
@@ -76,7 +82,7 @@ async def test_requests_finish_when_a_replica_dies_mid_run(stubs: list[PerfStub]
                 done += bool(completion.text)
             return done
 
-        killer = asyncio.create_task(kill_when(answered, victim, after=30))
+        killer = asyncio.create_task(kill_when(ready, victim))
         done = await asyncio.gather(*(client() for _ in range(6)))
         await killer
         dead = balancer.stats(victim.url)
@@ -104,7 +110,7 @@ async def test_a_batch_of_runs_finishes_when_a_replica_dies(
         return record.status
 
     async with pool:
-        killer = asyncio.create_task(kill_when(answered, victim, after=12))
+        killer = asyncio.create_task(kill_when(lambda: answered() >= 12, victim))
         statuses = await asyncio.gather(*(one(i) for i in range(8)))
         await killer
     assert statuses == ["succeeded"] * 8
@@ -135,7 +141,7 @@ async def test_a_bfcl_benchmark_finishes_when_a_replica_dies(
         settings=AgentSettings(max_steps=3),
         max_calls_per_turn=8,
     )
-    killer = asyncio.create_task(kill_when(answered, victim, after=20))
+    killer = asyncio.create_task(kill_when(lambda: answered() >= 20, victim))
     summary = await run_benchmark(config, source)
     await killer
     assert summary.tasks == 4 and summary.tasks_run == 4
