@@ -173,6 +173,13 @@ def _recorded_set_up(record: RunRecord) -> tuple[Scenario, AgentSettings, Budget
         ) from None
     known = default_registry().names
     missing = [name for name in scenario.apps if name not in known]
+    external = [name for name in missing if name in (saved.get("mcp") or {}).get("servers", {})]
+    if external:
+        raise UserError(
+            f"run {record.run_id} used MCP server(s) {', '.join(external)}: their state lives "
+            "outside Steward, so a replay cannot put them back as they were (replay runs whose "
+            "apps Steward holds)"
+        )
     if missing:
         raise UnknownAgentError(
             f"run {record.run_id} used app(s) {', '.join(missing)}, which are no longer "

@@ -229,6 +229,20 @@ def test_a_run_whose_apps_are_no_longer_registered(tmp_path: Path) -> None:
     assert run_ids() == [run_id]
 
 
+def test_a_run_that_used_an_mcp_server_says_so(tmp_path: Path) -> None:
+    run_id = scripted_run(tmp_path)
+
+    def add_server(record: dict[str, Any]) -> None:
+        record["settings"]["scenario"]["apps"]["files"] = {}
+        record["settings"]["mcp"] = {"servers": {"files": {"transport": "stdio", "tools": []}}}
+
+    _update_run(run_id, add_server)
+    result = invoke("replay", run_id)
+    assert result.exit_code == 2
+    assert "used MCP server(s) files: their state lives outside Steward" in one_line_error(result)
+    assert run_ids() == [run_id]
+
+
 def test_a_run_recorded_without_prompts(stub: StubServer, tmp_path: Path) -> None:
     Router(calls=BFCL_CALLS).install(stub)
     config = write_config(tmp_path / "models.toml", stub.url, record_prompts=False)
