@@ -25,6 +25,7 @@ from benchmarks.agentdojo.results import (
 )
 from benchmarks.bfcl.purposes import CallCounts, CallMeans
 from benchmarks.bfcl.results import ServerReport, Totals
+from benchmarks.jsonl import read_jsonl
 
 log = logging.getLogger("steward.benchmarks")
 
@@ -35,19 +36,7 @@ PLOT = "agentdojo.png"
 def read_results(path: Path) -> dict[str, CaseResult]:
     """Case id -> result from a JSONL file (missing: empty; a torn line is skipped and that
     case runs again)."""
-    out: dict[str, CaseResult] = {}
-    if not path.exists():
-        return out
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            result = CaseResult.model_validate_json(line)
-        except ValidationError:
-            log.warning("%s:%d is not a case result; that case will run again", path, number)
-            continue
-        out[result.id] = result
-    return out
+    return read_jsonl(path, CaseResult, "case")
 
 
 def _rate(part: int, whole: int) -> float | None:

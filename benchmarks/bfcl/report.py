@@ -26,6 +26,7 @@ from benchmarks.bfcl.results import (
     Totals,
 )
 from benchmarks.bfcl.split import span
+from benchmarks.jsonl import read_jsonl
 from modelclient.metrics import CacheCounters
 
 log = logging.getLogger("steward.benchmarks")
@@ -37,19 +38,7 @@ ACCURACY_PNG = "accuracy.png"
 def read_results(path: Path) -> dict[str, TaskResult]:
     """Task id -> result from a JSONL file (a missing file is empty; a torn last line is
     skipped, the task runs again)."""
-    out: dict[str, TaskResult] = {}
-    if not path.exists():
-        return out
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            result = TaskResult.model_validate_json(line)
-        except ValidationError:
-            log.warning("%s:%d is not a task result; that task will run again", path, number)
-            continue
-        out[result.id] = result
-    return out
+    return read_jsonl(path, TaskResult, "task")
 
 
 def summarize(
