@@ -11,7 +11,8 @@ examples (``steward train --teacher bfcl``):
   shadow copy of the task's apps);
 - a staff agent (routed by its task token) makes its app's ground-truth calls of the turn in
   order, then finishes with what the last call returned; the single-agent baseline makes all of
-  the turn's calls;
+  the turn's calls; before a ``cd`` into a folder the instruction does not name, both first
+  look (``ls``: ``benchmarks.bfcl.teacher_look``);
 - a verdict is a success whose key information is what the attempt's last call returned;
 - it also teaches rejection (``benchmarks.bfcl.teacher_reject``): a share of the subtasks
   (``reject_share``, chosen by a stable hash) is first attempted one call short, the verdict
@@ -37,6 +38,7 @@ from benchmarks.bfcl.data import BfclTask, tool_index
 from benchmarks.bfcl.instructions import turn_text
 from benchmarks.bfcl.oracle import OracleModels
 from benchmarks.bfcl.single import SINGLE_TOKEN
+from benchmarks.bfcl.teacher_look import with_looks
 from benchmarks.bfcl.teacher_reject import (
     REJECT_SHARE,
     carried_over,
@@ -124,9 +126,14 @@ class TeacherModels(OracleModels):
         for call, seen in zip(calls, observations, strict=True):
             by_app.setdefault(index[call.tool].app, []).append((call, seen))
         apps = list(by_app) or [self.task.apps[0]]
-        self._calls = {token_for(app): [c for c, _ in by_app.get(app, [])] for app in apps}
         text = turn_text(self.task, self.turn)
         words = _instructions(text, apps)
+        self._calls = {
+            token_for(app): with_looks(
+                [c for c, _ in by_app.get(app, [])], words[app], self.max_calls
+            )
+            for app in apps
+        }
         nodes = []
         for i, app in enumerate(apps):
             needs = [
@@ -186,7 +193,8 @@ class TeacherModels(OracleModels):
         short for a subtask picked for rejection (its first attempt); on the retry, what the
         short attempt left out, or all of them when its calls were rolled back."""
         if role == SINGLE_TOKEN:  # the single-agent baseline does the whole turn itself
-            return list(self.segments[self.turn] if self.turn < len(self.segments) else [])
+            turn = self.segments[self.turn] if self.turn < len(self.segments) else []
+            return with_looks(list(turn), turn_text(self.task, self.turn), 2 * len(turn))
         calls = list(self._calls.get(role, []))
         if role in self._tried:  # the retry (a verdict settled in code may not have judged)
             self._short.pop(role, None)

@@ -14,6 +14,7 @@ from benchmarks.bfcl.calls import Call
 from benchmarks.bfcl.data import load_tasks
 from benchmarks.bfcl.teach import teacher_examples
 from benchmarks.bfcl.teacher import TeacherModels
+from benchmarks.bfcl.teacher_look import LOOK, with_looks
 from benchmarks.bfcl.teacher_reject import missing_tips, rejects
 from memory.runs import RunStore
 from modelclient.base import ChatMessage
@@ -40,7 +41,12 @@ def test_the_teacher_rejects_a_short_attempt_then_accepts_the_retry(tmp_path: Pa
     for turn, record in enumerate(records):
         assert record.status == "succeeded"
         (sub,) = record.subtasks  # file_system only
-        calls = [(c.tool, c.args) for c in truth[turn]]
+        # the ground truth, with a look before a cd into a folder the instruction never names
+        calls = [(c.tool, c.args) for c in with_looks(truth[turn], sub.instruction, 5)]
+        looks = [c for c in calls if c == ("ls", {})]
+        assert len(calls) == len(truth[turn]) + len(looks)
+        if turn == 1:  # "search ... using grep": cd(folder='temp') is not in the user's words
+            assert calls[:2] == [("ls", {}), ("cd", {"folder": "temp"})]
         short, accepted = sub.history  # rejected, then accepted
         assert short.verdict is not None and accepted.verdict is not None
         assert not short.verdict.success and short.verdict.failure_kind == "incomplete"
@@ -110,3 +116,33 @@ def test_a_retry_after_a_verdict_settled_in_code_is_accepted() -> None:
     judged = f'Subtask: {node["instruction"]}\nActions:\n1. ls({{"a": true}}) -> x'
     verdict = steward.fn([opening[0], ChatMessage(role="user", content=judged)], VERDICT_SCHEMA)
     assert verdict["success"] is True
+
+
+def test_a_look_comes_before_a_cd_the_user_never_named_within_the_budget() -> None:
+    cd_docs, cd_up, mv = (
+        Call("cd", {"folder": "documents"}),
+        Call("cd", {"folder": ".."}),
+        Call("mv", {"source": "a", "destination": "b"}),
+    )
+    assert with_looks([cd_docs, mv], "Move a to b", 5) == [LOOK, cd_docs, mv]
+    assert with_looks([cd_docs, mv], "In the Documents folder, move a to b", 5) == [cd_docs, mv]
+    assert with_looks([cd_up, mv], "Move a to b", 5) == [cd_up, mv]  # the parent needs no look
+    assert with_looks([cd_docs, mv], "Move a to b", 2) == [cd_docs, mv]  # no room left
+    two = Call("cd", {"folder": "temp"})
+    assert with_looks([cd_docs, two], "x", 3) == [LOOK, cd_docs, two]  # the first look first
+    assert with_looks([cd_docs, two], "x", 9) == [LOOK, cd_docs, LOOK, two]
+    assert with_looks([LOOK, cd_docs], "x", 9) == [LOOK, cd_docs]  # already looked
+
+
+def test_the_single_agent_teacher_looks_too() -> None:
+    task = load_tasks("multi_turn_base", indices=[0])[0]  # turn 1: cd(folder='temp'), grep
+    models = TeacherModels(task)
+    models.begin_turn(0)
+    models.plan()
+    models.begin_turn(1)
+    staff = models.model_for("<app:all>")
+    opening = [ChatMessage(role="system", content="tools"), ChatMessage(role="user", content="")]
+    assert isinstance(staff, FunctionModel)
+    going = [*opening, ChatMessage(role="assistant", content="{}"), opening[1]]
+    tools = [staff.fn(opening if i == 0 else going, None)["tool"] for i in range(4)]
+    assert tools[:3] == ["ls", "cd", "grep"]
