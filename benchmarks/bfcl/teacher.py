@@ -11,8 +11,8 @@ examples (``steward train --teacher bfcl``):
   shadow copy of the task's apps);
 - a staff agent (routed by its task token) makes its app's ground-truth calls of the turn in
   order, then finishes with what the last call returned; the single-agent baseline makes all of
-  the turn's calls; before a ``cd`` into a folder the instruction does not name, both first
-  look (``ls``: ``benchmarks.bfcl.teacher_look``);
+  the turn's calls; before a ``cd`` into a child folder, both first look (``ls``:
+  ``benchmarks.bfcl.teacher_look``);
 - a verdict is a success whose key information is what the attempt's last call returned;
 - it also teaches rejection (``benchmarks.bfcl.teacher_reject``): a share of the subtasks
   (``reject_share``, chosen by a stable hash) is first attempted one call short, the verdict
@@ -129,9 +129,7 @@ class TeacherModels(OracleModels):
         text = turn_text(self.task, self.turn)
         words = _instructions(text, apps)
         self._calls = {
-            token_for(app): with_looks(
-                [c for c, _ in by_app.get(app, [])], words[app], self.max_calls
-            )
+            token_for(app): with_looks([c for c, _ in by_app.get(app, [])], self.max_calls)
             for app in apps
         }
         nodes = []
@@ -194,7 +192,7 @@ class TeacherModels(OracleModels):
         short attempt left out, or all of them when its calls were rolled back."""
         if role == SINGLE_TOKEN:  # the single-agent baseline does the whole turn itself
             turn = self.segments[self.turn] if self.turn < len(self.segments) else []
-            return with_looks(list(turn), turn_text(self.task, self.turn), 2 * len(turn))
+            return with_looks(list(turn), 2 * len(turn))
         calls = list(self._calls.get(role, []))
         if role in self._tried:  # the retry (a verdict settled in code may not have judged)
             self._short.pop(role, None)
