@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -43,7 +45,7 @@ def ui(port: int, bench: tuple[str, ...], store: str | None, open_browser: bool)
     results folders) and shows each run: its scheduling graphs, a timeline of subtasks, model
     calls and tool calls, verdicts and retries, memory used and app changes. A running run's
     page updates itself as the run goes on (it re-reads the run store, which the running
-    process writes after every step). The server only reads; Ctrl-C stops it.
+    process writes after every step). The server only reads; Ctrl-C (or SIGTERM) stops it.
 
     \b
     Examples:
@@ -62,9 +64,15 @@ def ui(port: int, bench: tuple[str, ...], store: str | None, open_browser: bool)
         import webbrowser
 
         webbrowser.open(server.url)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop, as Ctrl-C
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         click.echo("stopped")
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.server_close()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

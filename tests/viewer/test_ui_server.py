@@ -187,9 +187,13 @@ def test_steward_ui_serves_a_page_that_lists_the_run(demo: str) -> None:
             url = line.split()[3]
             status, _, page = get(url)
             assert status == 200 and demo in page
+            process.terminate()  # SIGTERM, as a service manager stops it: a clean stop
+            out, err = process.communicate(timeout=10)
+            assert process.returncode == 0, err
+            assert out.strip() == "stopped" and not err
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            if process.poll() is None:
+                process.kill()
 
 
 def _rest(process: subprocess.Popen[Any]) -> str:
