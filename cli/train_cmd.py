@@ -133,7 +133,8 @@ def train(
         install=not no_install,
         restart=restart,
     )
-    report = asyncio.run(train_experts(options, progress=bar, say=bar.say))
+    warn = lambda text: click.echo(text, err=True)  # noqa: E731 (even with --quiet)
+    report = asyncio.run(train_experts(options, progress=bar, say=bar.say, warn=warn))
     if as_json:
         click.echo(json.dumps(report.model_dump(mode="json"), indent=2))
         return

@@ -97,9 +97,14 @@ async def _examples(options: TrainOptions, say: Say) -> tuple[list[Example], str
 
 
 async def train_experts(
-    options: TrainOptions, *, progress: Any = None, say: Say = lambda _: None
+    options: TrainOptions,
+    *,
+    progress: Any = None,
+    say: Say = lambda _: None,
+    warn: Say | None = None,
 ) -> TrainReport:
-    """Build the examples, train an adapter per role, install them; see ``steward train``."""
+    """Build the examples, train an adapter per role, install them; see ``steward train``.
+    ``warn`` (default ``say``) gets what holds training up (a busy embedded server)."""
     from local.adapters import adapter_name
     from local.install import ensure_model
     from local.settings import ServerSettings
@@ -124,11 +129,23 @@ async def train_experts(
         job = _job(options, role, name, folder / summary.files[role], model_dir, settings, source)
         if role in steps:
             job = job.model_copy(update={"max_steps": steps[role]})
+        _check_idle(settings, warn or say)
         report.adapters.append(await _train_one(job, options, progress, say))
     (options.out / "train_report.json").write_text(report.model_dump_json(indent=2))
     if options.install and report.adapters:
         _serve_new(say)
     return report
+
+
+def _check_idle(settings: Any, warn: Say) -> None:
+    """Warn when the embedded server is answering requests: it shares the CPU."""
+    from local.load import busy_warning, requests_in_flight
+    from local.server import running_server
+
+    info = running_server(settings)
+    busy = requests_in_flight(info.base_url) if info is not None else None
+    if busy:
+        warn(busy_warning(busy))
 
 
 def _serve_new(say: Say) -> None:
