@@ -1,10 +1,16 @@
-"""The trained-experts experiment's report: four arms on held-out tasks of every category.
+"""The trained-experts experiment's report: the arms on the same held-out tasks of every category.
 
 ``python -m benchmarks.bfcl.experts_report OUT`` reads what ``scripts/experts_experiment.sh``
-left in ``OUT`` (the arms' ``steward bench bfcl`` summaries under ``OUT/eval/ARM`` and the
+left in ``OUT`` (each arm's ``steward bench bfcl`` results under ``OUT/eval/ARM`` and the
 ``steward train --json`` reports) and writes ``experts.md``, ``experts.json`` and
-``experts.png``: per arm and category, per-turn and task accuracy, recruitment, model calls,
-tokens and wall time per task, and the training time of each trained arm.
+``experts.png``: per arm and category, per-turn and task accuracy, the turns a trained arm
+passes that its untrained arm fails (and the reverse), recruitment, model calls, tokens and wall
+time per task, and the training time of each trained arm.
+
+Every row is computed over the same tasks: those every arm present has finished (an arm still
+running does not make the others look better or worse). ``steward-trained-2`` and
+``single-trained-2`` are optional arms: the same arm trained a second time (say, after the
+teacher changed), with its report in ``train-steward-2.json`` / ``train-single-2.json``.
 """
 
 from __future__ import annotations
@@ -15,44 +21,75 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bfcl.report import load_summaries
-from benchmarks.bfcl.results import Summary
+from benchmarks.bfcl.report import read_results
+from benchmarks.bfcl.results import TaskResult
 
-ARMS = ("steward-untrained", "steward-trained", "single-untrained", "single-trained")
-TRAINING = {"steward-trained": "train-steward.json", "single-trained": "train-single.json"}
-
-
-def _row(arm: str, summaries: list[Summary]) -> dict[str, Any]:
-    tasks = sum(s.tasks for s in summaries)
-    if not tasks:
-        return {"arm": arm, "tasks": 0}
-    turns = [(s.per_turn_accuracy, s.tasks) for s in summaries]
-    judged = [(s.recruitment_accuracy, s.tasks) for s in summaries if s.recruitment_accuracy]
-    totals = {k: sum(getattr(s.totals, k) for s in summaries) for k in _TOTALS}
-    return {
-        "arm": arm,
-        "categories": sorted(s.category for s in summaries),
-        "tasks": tasks,
-        "passed": sum(s.passed for s in summaries),
-        "accuracy": round(sum(s.passed for s in summaries) / tasks, 4),
-        "per_turn_accuracy": round(sum(a * n for a, n in turns) / tasks, 4),
-        "recruitment": (
-            round(sum(a * n for a, n in judged) / sum(n for _, n in judged), 4) if judged else None
-        ),
-        **{f"{k}_per_task": round(v / tasks, 1) for k, v in totals.items()},
-        "by_category": {
-            s.category: {
-                "tasks": s.tasks,
-                "passed": s.passed,
-                "per_turn_accuracy": s.per_turn_accuracy,
-                "recruitment": s.recruitment_accuracy,
-            }
-            for s in summaries
-        },
-    }
-
-
+ARMS = (
+    "steward-untrained",
+    "steward-trained",
+    "steward-trained-2",
+    "single-untrained",
+    "single-trained",
+    "single-trained-2",
+)
+TRAINING = {
+    "steward-trained": "train-steward.json",
+    "steward-trained-2": "train-steward-2.json",
+    "single-trained": "train-single.json",
+    "single-trained-2": "train-single-2.json",
+}
 _TOTALS = ("model_calls", "prompt_tokens", "completion_tokens", "wall_s")
+
+
+def arm_results(folder: Path) -> dict[str, TaskResult]:
+    """Task id -> result over every category's results file in an arm's folder."""
+    found: dict[str, TaskResult] = {}
+    for path in sorted(folder.glob("*__*.jsonl")):
+        found.update(read_results(path))
+    return found
+
+
+def _untrained(arm: str) -> str:
+    return arm.split("-", 1)[0] + "-untrained"
+
+
+def _row(arm: str, results: list[TaskResult], baseline: dict[str, TaskResult]) -> dict[str, Any]:
+    tasks, turns = len(results), sum(r.turn_count for r in results)
+    judged = [t.recruited for r in results for t in r.turns if t.recruited is not None]
+    totals = {k: sum(getattr(r.totals, k) for r in results) for k in _TOTALS}
+    categories = sorted({r.category for r in results})
+    row: dict[str, Any] = {
+        "arm": arm,
+        "tasks": tasks,
+        "passed": sum(r.valid for r in results),
+        "turns": turns,
+        "turns_passed": sum(r.turns_passed for r in results),
+        "per_turn_accuracy": round(sum(r.turns_passed for r in results) / turns, 4) if turns else 0,
+        "recruitment": round(sum(judged) / len(judged), 4) if judged else None,
+        **{f"{k}_per_task": round(v / tasks, 1) if tasks else 0 for k, v in totals.items()},
+        "prompt_tokens_per_call": (
+            round(totals["prompt_tokens"] / totals["model_calls"]) if totals["model_calls"] else 0
+        ),
+        "by_category": {c: _category([r for r in results if r.category == c]) for c in categories},
+    }
+    if arm != _untrained(arm) and baseline:
+        # turns_passed counts the turns before the checker's first failure, so per task the
+        # turns one arm passes beyond the other are the difference of the two counts
+        diffs = [r.turns_passed - baseline[r.id].turns_passed for r in results]
+        row["vs_untrained"] = {
+            "gained": sum(d for d in diffs if d > 0),
+            "lost": -sum(d for d in diffs if d < 0),
+        }
+    return row
+
+
+def _category(results: list[TaskResult]) -> dict[str, Any]:
+    turns = sum(r.turn_count for r in results)
+    return {
+        "tasks": len(results),
+        "passed": sum(r.valid for r in results),
+        "per_turn_accuracy": round(sum(r.turns_passed for r in results) / turns, 4) if turns else 0,
+    }
 
 
 def _training(out: Path, arm: str) -> dict[str, Any] | None:
@@ -73,33 +110,43 @@ def _training(out: Path, arm: str) -> dict[str, Any] | None:
 
 def build(out: Path) -> dict[str, Any]:
     """The report's data (also written to ``experts.json``)."""
+    found = {arm: arm_results(out / "eval" / arm) for arm in ARMS}
+    found = {arm: results for arm, results in found.items() if results}
+    common = set.intersection(*(set(r) for r in found.values())) if found else set()
+    order = sorted(common, key=lambda t: (t.rsplit("_", 1)[0], int(t.rsplit("_", 1)[1])))
     rows = []
-    for arm in ARMS:
-        summaries = load_summaries(out / "eval" / arm) if (out / "eval" / arm).exists() else []
-        row = _row(arm, [s for s in summaries if s.tasks])
+    for arm, results in found.items():
+        row = _row(arm, [results[t] for t in order], found.get(_untrained(arm), {}))
         row["training"] = _training(out, arm)
         rows.append(row)
-    return {"arms": rows}
+    return {"tasks": order, "arms": rows}
 
 
 def markdown(data: dict[str, Any]) -> str:
     lines = [
-        "| arm | tasks | task acc. | per-turn acc. | recruitment | calls/task | "
-        "tokens/task (prompt + completion) | s/task | training |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"{len(data['tasks'])} tasks that every arm finished.",
+        "",
+        "| arm | tasks passed | per-turn acc. | turns gained / lost vs untrained | recruitment "
+        "| calls/task | prompt tokens/call | tokens/task (prompt + completion) | s/task "
+        "| training |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in data["arms"]:
-        if not r.get("tasks"):
-            lines.append(f"| {r['arm']} | 0 | | | | | | | |")
-            continue
         t = r.get("training")
-        trained = f"{t['steps']} steps, {t['train_s'] / 60:.0f} min" if t else "-"
+        trained = (
+            f"{t['steps']} steps, {t['examples']:,} examples, {t['train_s'] / 60:.0f} min"
+            if t
+            else "-"
+        )
         recruit = "-" if r["recruitment"] is None else f"{100 * r['recruitment']:.1f}%"
+        vs = r.get("vs_untrained")
+        versus = f"+{vs['gained']} / -{vs['lost']}" if vs else "-"
         lines.append(
-            f"| {r['arm']} | {r['tasks']} | {r['passed']}/{r['tasks']} | "
-            f"{100 * r['per_turn_accuracy']:.1f}% | {recruit} | {r['model_calls_per_task']:g} | "
-            f"{r['prompt_tokens_per_task']:g} + {r['completion_tokens_per_task']:g} | "
-            f"{r['wall_s_per_task']:g} | {trained} |"
+            f"| {r['arm']} | {r['passed']}/{r['tasks']} | {100 * r['per_turn_accuracy']:.1f}% "
+            f"({r['turns_passed']}/{r['turns']}) | {versus} | {recruit} | "
+            f"{r['model_calls_per_task']:g} | {r['prompt_tokens_per_call']:,} | "
+            f"{r['prompt_tokens_per_task']:,.0f} + {r['completion_tokens_per_task']:,.0f} | "
+            f"{r['wall_s_per_task']:.0f} | {trained} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -124,7 +171,9 @@ def plot(data: dict[str, Any], path: Path) -> bool:
     ax.set_xticks([j + width * (len(arms) - 1) / 2 for j in range(len(categories))])
     ax.set_xticklabels([c.removeprefix("multi_turn_") for c in categories])
     ax.set_ylabel("per-turn accuracy (%)")
-    ax.set_title("SmolLM2-135M on held-out BFCL tasks: untrained vs trained experts")
+    ax.set_title(
+        f"SmolLM2-135M on {len(data['tasks'])} held-out BFCL tasks: untrained vs trained experts"
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
