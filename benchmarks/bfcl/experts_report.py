@@ -5,7 +5,8 @@ left in ``OUT`` (each arm's ``steward bench bfcl`` results under ``OUT/eval/ARM`
 ``steward train --json`` reports) and writes ``experts.md``, ``experts.json`` and
 ``experts.png``: per arm and category, per-turn and task accuracy, the turns a trained arm
 passes that its untrained arm fails (and the reverse), recruitment, model calls, tokens and wall
-time per task, and the training time of each trained arm.
+time per task, the training time of each trained arm, and how each arm behaves (its verdicts'
+acceptance rate and commonest attempts: ``benchmarks.bfcl.experts_behaviour``).
 
 Every row is computed over the same tasks: those every arm present has finished (an arm still
 running does not make the others look better or worse). ``steward-trained-2`` and
@@ -21,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks.bfcl.experts_behaviour import behaviour
+from benchmarks.bfcl.experts_behaviour import markdown as behaviour_markdown
 from benchmarks.bfcl.report import read_results
 from benchmarks.bfcl.results import TaskResult
 
@@ -118,6 +121,7 @@ def build(out: Path) -> dict[str, Any]:
     for arm, results in found.items():
         row = _row(arm, [results[t] for t in order], found.get(_untrained(arm), {}))
         row["training"] = _training(out, arm)
+        row["behaviour"] = behaviour(out / "eval" / arm / "runs.db", common)
         rows.append(row)
     return {"tasks": order, "arms": rows}
 
@@ -148,7 +152,8 @@ def markdown(data: dict[str, Any]) -> str:
             f"{r['prompt_tokens_per_task']:,.0f} + {r['completion_tokens_per_task']:,.0f} | "
             f"{r['wall_s_per_task']:.0f} | {trained} |"
         )
-    return "\n".join(lines) + "\n"
+    behaviours = behaviour_markdown(data["arms"])
+    return "\n".join(lines) + "\n" + ("\n" + behaviours if behaviours.count("\n") > 2 else "")
 
 
 def plot(data: dict[str, Any], path: Path) -> bool:

@@ -68,3 +68,23 @@ def test_an_arm_with_no_results_is_left_out(tmp_path: Path) -> None:
     data = build(tmp_path)
     assert [r["arm"] for r in data["arms"]] == ["single-untrained"]
     assert build(tmp_path / "nothing") == {"tasks": [], "arms": []}
+
+
+def test_behaviour_counts_the_verdicts_and_the_commonest_attempts(tmp_path: Path) -> None:
+    """On the teacher's runs of base task 0, where every subtask is first attempted one call
+    short and rejected, then retried and accepted."""
+    import asyncio
+
+    from benchmarks.bfcl.experts_behaviour import behaviour
+    from benchmarks.bfcl.experts_behaviour import markdown as behaviour_markdown
+    from benchmarks.bfcl.teach import teacher_examples
+
+    asyncio.run(teacher_examples("multi_turn_base", [0], tmp_path / "t", reject_share=1.0))
+    seen = behaviour(tmp_path / "t" / "runs.db", {"multi_turn_base_0"})
+    assert (seen["attempts"], seen["judged"], seen["accepted"]) == (8, 8, 0.5)
+    assert seen["patterns"][0]["share"] >= seen["patterns"][-1]["share"]
+    assert sum(p["share"] for p in seen["patterns"]) <= 1
+    assert behaviour(tmp_path / "t" / "runs.db", {"multi_turn_base_2"})["attempts"] == 0
+    assert behaviour(tmp_path / "none.db", {"multi_turn_base_0"}) == {}
+    text = behaviour_markdown([{"arm": "teacher", "behaviour": seen}])
+    assert "| teacher | 8 | 50% of 8 |" in text
