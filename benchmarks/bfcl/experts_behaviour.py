@@ -18,6 +18,8 @@ from memory.runs import RunStore
 
 TOP = 3
 """Attempt patterns listed per arm."""
+SHOWN_STEPS = 6
+"""Steps of a pattern the table shows; a longer one ends with its length."""
 
 
 def behaviour(runs_db: Path, tasks: set[str]) -> dict[str, Any]:
@@ -66,6 +68,15 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         if not b:
             continue
         accepted = "-" if b["accepted"] is None else f"{100 * b['accepted']:.0f}% of {b['judged']}"
-        common = "; ".join(f"`{p['pattern']}` {100 * p['share']:.0f}%" for p in b["patterns"])
+        common = "; ".join(
+            f"`{_short(p['pattern'])}` {100 * p['share']:.0f}%" for p in b["patterns"]
+        )
         lines.append(f"| {row['arm']} | {b['attempts']} | {accepted} | {common} |")
     return "\n".join(lines) + "\n"
+
+
+def _short(pattern: str) -> str:
+    steps = pattern.split(" -> ")
+    if len(steps) <= SHOWN_STEPS + 1:
+        return pattern
+    return " -> ".join(steps[:SHOWN_STEPS]) + f" -> ... ({len(steps)} steps)"

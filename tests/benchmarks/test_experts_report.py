@@ -88,3 +88,7 @@ def test_behaviour_counts_the_verdicts_and_the_commonest_attempts(tmp_path: Path
     assert behaviour(tmp_path / "none.db", {"multi_turn_base_0"}) == {}
     text = behaviour_markdown([{"arm": "teacher", "behaviour": seen}])
     assert "| teacher | 8 | 50% of 8 |" in text
+    looping = {"attempts": 1, "judged": 0, "accepted": None,
+               "patterns": [{"pattern": " -> ".join(["ls", "cd"] * 20), "share": 1.0}]}  # fmt: skip
+    text = behaviour_markdown([{"arm": "loop", "behaviour": looping}])
+    assert "`ls -> cd -> ls -> cd -> ls -> cd -> ... (40 steps)` 100%" in text
