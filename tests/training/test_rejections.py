@@ -17,8 +17,8 @@ TEACHER = "teacher:bfcl:multi_turn_base"
 
 
 def _taught_record(folder: Path) -> RunRecord:
-    """The teacher's first turn of BFCL base task 0 (cd, mkdir, mv), its one subtask attempted
-    short (cd, mkdir), rejected, and retried (mv, the rest carried over)."""
+    """The teacher's first turn of BFCL base task 0 (a look, then cd, mkdir, mv), its one subtask
+    attempted short (ls, cd, mkdir), rejected, and retried (mv, the rest carried over)."""
     asyncio.run(teacher_examples("multi_turn_base", [0], folder, reject_share=1.0))
     store = RunStore(folder / "runs.db")
     try:
@@ -44,13 +44,14 @@ def test_a_teachers_rejection_is_learned_and_a_users_is_not(tmp_path: Path) -> N
     taught = examples_from_record(record, source=TEACHER)
     assert _kinds(taught) == [
         ("plan", ""),
-        ("act", "cd"), ("act", "mkdir"), ("evaluate", "False"),  # the short attempt, rejected
+        ("act", "ls"), ("act", "cd"), ("act", "mkdir"),
+        ("evaluate", "False"),  # the short attempt, rejected
         ("act", "mv"), ("act", "finish"), ("evaluate", "True"),  # the retry, accepted
     ]  # fmt: skip
-    rejected = taught[3]
+    rejected = taught[4]
     assert rejected.messages == sub.history[0].verdict.call.prompt  # type: ignore[union-attr]
     assert json.loads(rejected.answer)["failure_kind"] == "incomplete"
-    assert "Advice from your last attempt" in taught[4].messages[1]["content"]
+    assert "Advice from your last attempt" in taught[5].messages[1]["content"]
     # the same record as a user's run: its rejection is the model's word alone
     assert _kinds(examples_from_record(record, source="runs")) == [
         ("plan", ""), ("act", "mv"), ("act", "finish"), ("evaluate", "True"),
