@@ -139,13 +139,22 @@ async def train_experts(
 
 def _check_idle(settings: Any, warn: Say) -> None:
     """Warn when the embedded server is answering requests: it shares the CPU."""
-    from local.load import busy_warning, requests_in_flight
     from local.server import running_server
+    from modelclient.metrics import requests_in_flight
 
     info = running_server(settings)
     busy = requests_in_flight(info.base_url) if info is not None else None
     if busy:
         warn(busy_warning(busy))
+
+
+def busy_warning(requests: int) -> str:
+    """What ``steward train`` says when the server it shares the CPU with is busy."""
+    return (
+        f"warning: the embedded server is answering {requests} request(s); training shares "
+        "the CPU with it and runs many times slower (on 2 cores: 95 s a step against 2.2 s). "
+        "Train while it is idle, or stop it first (steward serve --stop)."
+    )
 
 
 def _serve_new(say: Say) -> None:

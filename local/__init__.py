@@ -6,7 +6,6 @@ one on this machine. It imports nothing of ours but ``core`` and the model clien
 
 - ``ServerSettings`` / ``start_server`` / ``stop_server`` / ``server_status`` /
   ``ensure_running`` / ``embedded_base_url`` / ``running_server``: the server (``steward serve``);
-  ``requests_in_flight``: how busy it is (training beside a busy server crawls);
 - ``EmbeddedServerError``: installing, converting, starting or stopping it failed;
 - ``AdapterManifest`` / ``InstalledAdapter`` / ``list_adapters`` / ``install_adapter`` /
   ``uninstall_adapter`` / ``adapter_name``: trained experts (LoRA adapters) installed under
@@ -37,7 +36,6 @@ from local.experts import (
     installed_adapters,
     uninstall_expert,
 )
-from local.load import requests_in_flight
 from local.server import (
     embedded_base_url,
     ensure_running,
@@ -96,7 +94,6 @@ __all__ = [
     "list_adapters",
     "no_progress",
     "read_probe",
-    "requests_in_flight",
     "run_job",
     "running_server",
     "server_status",

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from local.load import busy_warning, requests_in_flight
+from cli.train_flow import busy_warning
+from modelclient.metrics import requests_in_flight
 
 METRICS = """# HELP vllm:num_requests_running Number of requests in model execution batches.
 # TYPE vllm:num_requests_running gauge
