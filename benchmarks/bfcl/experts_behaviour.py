@@ -10,6 +10,7 @@ comes, not when.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +23,14 @@ SHOWN_STEPS = 6
 """Steps of a pattern the table shows; a longer one ends with its length."""
 
 
-def behaviour(runs_db: Path, tasks: set[str]) -> dict[str, Any]:
+def behaviour(runs_db: Path, run_ids: Iterable[str]) -> dict[str, Any]:
     """Attempts, the share its verdicts accepted, and the commonest attempt patterns, over the
-    runs of ``tasks`` (a run's id starts with its task's: ``multi_turn_base_1-t0-...``)."""
+    runs ``run_ids`` (those a results file names for the tasks compared)."""
     if not runs_db.exists():
         return {}
     store = RunStore(runs_db)
     try:
-        ids = [r["run_id"] for r in store.list_runs(1_000_000)]
-        records = [
-            RunRecord.model_validate(store.load_run(i))
-            for i in ids
-            if i.rsplit("-t", 1)[0] in tasks
-        ]
+        records = [RunRecord.model_validate(store.load_run(i)) for i in run_ids]
     finally:
         store.close()
     patterns: Counter[str] = Counter()

@@ -121,7 +121,8 @@ def build(out: Path) -> dict[str, Any]:
     for arm, results in found.items():
         row = _row(arm, [results[t] for t in order], found.get(_untrained(arm), {}))
         row["training"] = _training(out, arm)
-        row["behaviour"] = behaviour(out / "eval" / arm / "runs.db", common)
+        runs = [t.run_id for task in order for t in results[task].turns if t.run_id]
+        row["behaviour"] = behaviour(out / "eval" / arm / "runs.db", runs)
         rows.append(row)
     return {"tasks": order, "arms": rows}
 

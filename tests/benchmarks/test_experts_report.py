@@ -78,14 +78,18 @@ def test_behaviour_counts_the_verdicts_and_the_commonest_attempts(tmp_path: Path
     from benchmarks.bfcl.experts_behaviour import behaviour
     from benchmarks.bfcl.experts_behaviour import markdown as behaviour_markdown
     from benchmarks.bfcl.teach import teacher_examples
+    from memory.runs import RunStore
 
     asyncio.run(teacher_examples("multi_turn_base", [0], tmp_path / "t", reject_share=1.0))
-    seen = behaviour(tmp_path / "t" / "runs.db", {"multi_turn_base_0"})
+    store = RunStore(tmp_path / "t" / "runs.db")
+    runs = [r["run_id"] for r in store.list_runs(100)]  # the task's 4 turns
+    store.close()
+    seen = behaviour(tmp_path / "t" / "runs.db", runs)
     assert (seen["attempts"], seen["judged"], seen["accepted"]) == (8, 8, 0.5)
     assert seen["patterns"][0]["share"] >= seen["patterns"][-1]["share"]
     assert sum(p["share"] for p in seen["patterns"]) <= 1
-    assert behaviour(tmp_path / "t" / "runs.db", {"multi_turn_base_2"})["attempts"] == 0
-    assert behaviour(tmp_path / "none.db", {"multi_turn_base_0"}) == {}
+    assert behaviour(tmp_path / "t" / "runs.db", [])["attempts"] == 0
+    assert behaviour(tmp_path / "none.db", runs) == {}
     text = behaviour_markdown([{"arm": "teacher", "behaviour": seen}])
     assert "| teacher | 8 | 50% of 8 |" in text
     looping = {"attempts": 1, "judged": 0, "accepted": None,
