@@ -42,6 +42,10 @@ class _Bar:
         if self.enabled:
             click.echo(text, err=True)
 
+    def warn(self, text: str) -> None:
+        """Said even with --quiet."""
+        click.echo(text, err=True)
+
 
 @click.command()
 @click.option(
@@ -133,8 +137,7 @@ def train(
         install=not no_install,
         restart=restart,
     )
-    warn = lambda text: click.echo(text, err=True)  # noqa: E731 (even with --quiet)
-    report = asyncio.run(train_experts(options, progress=bar, say=bar.say, warn=warn))
+    report = asyncio.run(train_experts(options, progress=bar, say=bar.say, warn=bar.warn))
     if as_json:
         click.echo(json.dumps(report.model_dump(mode="json"), indent=2))
         return

@@ -192,7 +192,7 @@ class TeacherModels(OracleModels):
         short attempt left out, or all of them when its calls were rolled back."""
         if role == SINGLE_TOKEN:  # the single-agent baseline does the whole turn itself
             turn = self.segments[self.turn] if self.turn < len(self.segments) else []
-            return with_looks(list(turn), 2 * len(turn))
+            return with_looks(turn, 2 * len(turn))
         calls = list(self._calls.get(role, []))
         if role in self._tried:  # the retry (a verdict settled in code may not have judged)
             self._short.pop(role, None)
